@@ -1,10 +1,21 @@
 // The subcommand table.
 #include "cli/commands.h"
 
+#include "cli/cmd_make_model.h"
+
 namespace meridian::cli {
 
+int RunGenerate(int argc, char** argv);
+int RunPerplexity(int argc, char** argv);
+int RunBenchEngine(int argc, char** argv);
+
 const std::vector<Command>& Commands() {
-  static const std::vector<Command> commands = {};
+  static const std::vector<Command> commands = {
+      {"generate", "generate text from a prompt", RunGenerate},
+      {"perplexity", "perplexity of a model on a text file", RunPerplexity},
+      {"make-model", "write a deterministic random-weight llama model (tests, benchmarks)", RunMakeModel},
+      {"bench-engine", "engine throughput against the memory bandwidth bound", RunBenchEngine},
+  };
   return commands;
 }
 

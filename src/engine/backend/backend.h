@@ -28,7 +28,6 @@ struct BackendOptions {
   int32_t n_threads = 0;          //!< CPU threads (0: all cores)
   int32_t kv_block_tokens = 16;   //!< tokens per KV block
   int64_t kv_cache_tokens = 0;    //!< capacity in tokens (0: the model's context length)
-  bool kv_f16 = false;            //!< store K/V as fp16 (CPU default: f32)
 };
 
 class Backend {

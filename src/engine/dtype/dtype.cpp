@@ -49,7 +49,7 @@ int64_t DTypeBlockBytes(DType t) {
 std::optional<uint64_t> DTypeRowBytes(DType t, int64_t n) {
   if (n < 0) return std::nullopt;
   int64_t be = DTypeBlockElems(t);
-  if (n % be != 0) return std::nullopt;
+  if (DTypeBlockBytes(t) == 0 || n % be != 0) return std::nullopt;
   uint64_t blocks = static_cast<uint64_t>(n / be);
   uint64_t bb = static_cast<uint64_t>(DTypeBlockBytes(t));
   if (blocks > std::numeric_limits<uint64_t>::max() / bb) return std::nullopt;

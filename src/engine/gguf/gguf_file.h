@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -21,8 +22,11 @@ enum class GgufType : uint32_t {
   kBool = 7, kString = 8, kArray = 9, kUint64 = 10, kInt64 = 11, kFloat64 = 12,
 };
 
-//! One metadata value. Scalars are widened into the matching field; arrays keep their
-//! element type and are stored decoded (strings copied, numbers widened).
+//! One metadata value. Scalars are widened into the matching field (`u` for unsigned integers
+//! and bool, `i` for signed integers, `f` for floats); the reader also fills `u` for a
+//! non-negative signed value and `i` for an unsigned value <= INT64_MAX, so either field can be
+//! read when the value fits. Arrays keep their element type and are stored decoded (strings
+//! copied, numbers widened; uint64 elements are stored bit for bit in `int_array`).
 struct GgufValue {
   GgufType type = GgufType::kUint32;
   GgufType array_type = GgufType::kUint32;  //!< element type when type == kArray
@@ -64,6 +68,8 @@ class GgufFile {
   uint32_t alignment() const { return alignment_; }
   const std::string& name() const { return name_; }
   uint64_t file_size() const { return bytes_.size(); }
+  //! Absolute file offset of the tensor data section (a multiple of alignment()).
+  uint64_t data_offset() const { return data_offset_; }
 
   //! Metadata keys in file order, and lookup by key (nullptr if absent).
   const std::vector<std::string>& keys() const { return keys_; }
@@ -96,9 +102,14 @@ class GgufFile {
   uint32_t alignment_ = 32;
   uint64_t data_offset_ = 0;
   std::vector<std::string> keys_;
-  std::unordered_map<std::string, GgufValue> values_;
+  //! Hash that lets the maps be searched with a string_view without building a string.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, GgufValue, NameHash, std::equal_to<>> values_;
   std::vector<GgufTensorInfo> tensors_;
-  std::unordered_map<std::string, size_t> tensor_index_;
+  std::unordered_map<std::string, size_t, NameHash, std::equal_to<>> tensor_index_;
 };
 
 }  // namespace meridian::engine

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -45,12 +46,20 @@ class GgufWriter {
   Status Write(const std::string& path);
 
  private:
-  struct Entry;
-  struct TensorEntry;
+  //! One tensor to write: its description and the callback that produces its bytes.
+  struct TensorEntry {
+    std::string name;
+    DType dtype = DType::kF32;
+    std::vector<int64_t> dims;
+    TensorFiller fill;
+    std::optional<uint64_t> expected_bytes;  //!< set by AddTensorBytes: the size of its span
+  };
+  //! Replaces the value of `key` in place, or appends it.
+  void Set(const std::string& key, GgufValue value);
+
   uint32_t alignment_;
   std::vector<std::pair<std::string, GgufValue>> metadata_;
-  std::vector<TensorEntry*> tensors_raw_;
-  std::vector<std::unique_ptr<TensorEntry>> tensors_;
+  std::vector<TensorEntry> tensors_;
 };
 
 }  // namespace meridian::engine

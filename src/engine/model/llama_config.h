@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
@@ -28,9 +29,14 @@ struct LlamaConfig {
   float rope_high_freq_factor = 4.0f;    //!< llama3 only
   int32_t rope_original_context = 8192;  //!< llama3 only
   bool tied_embeddings = false;          //!< output projection shares token_embd
+  //! Per-pair frequency divisors (head_dim / 2 values; empty: none). LLaMA-3.1 style scaling is
+  //! expressed this way (GGUF stores them as rope_freqs.weight; for HF configs they are computed).
+  std::vector<float> rope_freq_factors;
 
   //! Checks ranges and divisibility (heads, GQA groups, even head_dim); InvalidArgument otherwise.
   Status Validate() const;
+  //! Fills rope_freq_factors from the llama3 scaling parameters (as Hugging Face computes them).
+  void ComputeLlama3FreqFactors();
   int32_t kv_dim() const { return n_kv_heads * head_dim; }
   int32_t q_dim() const { return n_heads * head_dim; }
 };

@@ -28,7 +28,9 @@ struct VocabData {
   TokenizerKind kind = TokenizerKind::kSentencePiece;
   std::vector<std::string> tokens;  //!< pieces as stored (SPM: "▁the", "<0x0A>"; BPE: GPT-2 byte-mapped)
   std::vector<float> scores;        //!< SPM merge priorities (may be empty for BPE)
-  std::vector<int32_t> token_types; //!< TokenType values (may be empty: all normal)
+  std::vector<int32_t> token_types; //!< TokenType values (may be empty: all normal, except that
+                                    //!< "<0xAB>" SPM pieces count as bytes and bos/eos/pad/eog ids
+                                    //!< as control, unk_id as unknown)
   std::vector<std::string> merges;  //!< BPE merges "a b", in rank order
   std::string pre = "default";      //!< BPE pre-tokenizer name ("llama-bpe", "gpt2", "default"...)
   int32_t bos_id = -1, eos_id = -1, unk_id = -1, pad_id = -1;
@@ -44,15 +46,22 @@ Result<VocabData> VocabFromGguf(const GgufFile& file);
 //! Reads a Hugging Face tokenizer.json (BPE model, byte-level; or SentencePiece-style BPE with
 //! byte fallback as LLaMA-2 exports it), plus tokenizer_config.json beside it when present.
 Result<VocabData> VocabFromTokenizerJson(const std::string& tokenizer_json_path);
-//! Reads a SentencePiece tokenizer.model (protobuf ModelProto).
+//! Reads a SentencePiece tokenizer.model (protobuf ModelProto), plus tokenizer_config.json beside
+//! it when present. Only BPE models with the identity normalizer and no extra-whitespace removal
+//! are accepted (others are Unimplemented); malformed files are DataLoss.
 Result<VocabData> VocabFromSentencePieceModel(const std::string& model_path);
+//! Parses the bytes of a tokenizer.model; `name` appears in error messages.
+Result<VocabData> ParseSentencePieceModel(std::string_view bytes, const std::string& name = "<memory>");
 
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
 
-  //! Encodes UTF-8 text (invalid UTF-8 is InvalidArgument). `add_bos` prepends BOS when the
-  //! vocabulary says so; `parse_special` turns control-token text like "<|eot_id|>" into its id.
+  //! Encodes UTF-8 text (invalid UTF-8 is InvalidArgument). `add_bos` adds the vocabulary's
+  //! special tokens as llama.cpp's add_special does: BOS in front when vocab().add_bos, EOS at the
+  //! end when vocab().add_eos. `parse_special` turns control-token text like "<|eot_id|>" into
+  //! its id; user-defined tokens are always matched (as Hugging Face does). SentencePiece
+  //! vocabularies add the dummy-prefix space at the start and after every special token.
   virtual Result<std::vector<int32_t>> Encode(std::string_view text, bool add_bos,
                                               bool parse_special) const = 0;
   //! The raw bytes of one token (byte tokens become their byte, "▁" becomes a space;
@@ -84,10 +93,14 @@ Result<std::unique_ptr<Tokenizer>> MakeTokenizer(VocabData vocab);
 //! (one per sequence).
 class IncrementalDetokenizer {
  public:
+  //! `strip_leading_space` drops the SentencePiece dummy-prefix space of the first non-empty
+  //! piece: right when the stream starts a text, wrong when it continues one (generated tokens
+  //! after a prompt: pass false there). Ignored for vocabularies without the dummy prefix.
   explicit IncrementalDetokenizer(const Tokenizer& tokenizer, bool strip_leading_space = true);
   //! Returns the text that became complete with this token (possibly empty).
   std::string Push(int32_t id);
   //! Returns whatever is held back at the end of generation (invalid bytes become U+FFFD).
+  //! Everything Push and Flush return is valid UTF-8.
   std::string Flush();
 
  private:

@@ -2,7 +2,10 @@
 // SIMD variants (AVX2, AVX-512, AVX-512 VNNI). Every fast kernel is tested against the scalar one.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
 #include "engine/backend/cpu/kernels/thread_pool.h"
 #include "engine/dtype/dtype.h"
@@ -18,6 +21,10 @@ Isa DetectIsa();
 Isa ActiveIsa();
 //! Forces an ISA (clamped to what the CPU supports); returns the one in effect.
 Isa SetActiveIsa(Isa isa);
+//! "scalar", "avx2", "avx512", "avx512vnni" (the names MERIDIAN_ISA takes); nullopt otherwise.
+std::optional<Isa> IsaFromName(std::string_view name);
+//! Whether kernels of `isa` can run here (each ISA level includes the ones below it).
+bool IsaSupported(Isa isa);
 
 //! Y[m, n] = sum_k W[n, k] * X[m, k] for n in [0, w.rows), k in [0, w.cols).
 //! X is f32 [m, w.cols] (row stride w.cols), Y is f32 [m, w.rows] (row stride ldy >= w.rows).
@@ -48,5 +55,10 @@ void Softmax(float* x, int64_t n);
 float DotF32(const float* a, const float* b, int64_t n);
 //! y[i] += a * x[i].
 void Axpy(float a, const float* x, float* y, int64_t n);
+
+//! The machine's memory read bandwidth in GB/s (1e9 bytes/s): every pool thread streams through
+//! its share of a `bytes` buffer (far bigger than the caches), best of a few passes. The baseline
+//! that decode throughput is compared to. Returns 0 if the buffer cannot be allocated.
+double MeasureReadBandwidthGBs(ThreadPool& pool, size_t bytes = size_t{1} << 30);
 
 }  // namespace meridian::engine::cpu

@@ -1,0 +1,216 @@
+// CpuBackend: validation, the per-layer llama forward pass, and the factory.
+#include "engine/backend/cpu/cpu_backend.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/backend/cpu/kernels/kernels.h"
+
+namespace meridian::engine::cpu {
+
+CpuBackend::CpuBackend(const Model& model, const BackendOptions& options, int32_t n_blocks)
+    : model_(model),
+      config_(model.config()),
+      pool_(options.n_threads),
+      block_tokens_(options.kv_block_tokens),
+      n_blocks_(n_blocks),
+      kv_floats_(static_cast<uint64_t>(n_blocks) * config_.n_layers * 2 * options.kv_block_tokens * config_.kv_dim()) {
+  // aligned_alloc leaves pages untouched: the cache costs resident memory only as it fills.
+  kv_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, (kv_floats_ * sizeof(float) + 63) / 64 * 64)));
+  const int32_t half = config_.head_dim / 2;
+  inv_freq_.resize(static_cast<size_t>(half));
+  for (int32_t i = 0; i < half; ++i) {
+    // As Hugging Face computes it: 1 / base^(2i/d) in float32.
+    float f = 1.0f / std::pow(config_.rope_theta, static_cast<float>(2 * i) / static_cast<float>(config_.head_dim));
+    if (!config_.rope_freq_factors.empty()) f /= config_.rope_freq_factors[static_cast<size_t>(i)];
+    if (config_.rope_scaling == RopeScalingType::kLinear) f /= config_.rope_factor;
+    inv_freq_[static_cast<size_t>(i)] = f;
+  }
+}
+
+Status CpuBackend::Validate(std::span<const SequenceStep> steps) const {
+  if (steps.empty()) return InvalidArgument("forward step with no sequences");
+  for (size_t s = 0; s < steps.size(); ++s) {
+    const SequenceStep& st = steps[s];
+    const std::string where = "sequence " + std::to_string(s) + ": ";
+    if (st.tokens.empty()) return InvalidArgument(where + "no tokens");
+    if (st.n_past < 0) return InvalidArgument(where + "negative n_past");
+    const int64_t end = static_cast<int64_t>(st.n_past) + static_cast<int64_t>(st.tokens.size());
+    if (end > config_.context_length) {
+      return OutOfRange(where + std::to_string(end) + " tokens exceed the context length " +
+                        std::to_string(config_.context_length));
+    }
+    if (static_cast<int64_t>(st.kv_blocks.size()) * block_tokens_ < end) {
+      return InvalidArgument(where + "KV block table covers " + std::to_string(st.kv_blocks.size() * block_tokens_) +
+                             " tokens, needs " + std::to_string(end));
+    }
+    for (int32_t b : st.kv_blocks) {
+      if (b < 0 || b >= n_blocks_) return InvalidArgument(where + "KV block id " + std::to_string(b) + " out of range");
+    }
+    for (int32_t t : st.tokens) {
+      if (t < 0 || t >= config_.n_vocab) return InvalidArgument(where + "token id " + std::to_string(t) + " out of range");
+    }
+  }
+  return Status::Ok();
+}
+
+void CpuBackend::EnsureScratch(int64_t n) {
+  if (n <= scratch_tokens_) return;
+  auto grow = [n](std::vector<float>& v, int64_t width) { v.resize(static_cast<size_t>(n * width)); };
+  grow(x_, config_.dim);
+  grow(xn_, config_.dim);
+  grow(q_, config_.q_dim());
+  grow(k_, config_.kv_dim());
+  grow(v_, config_.kv_dim());
+  grow(attn_, config_.q_dim());
+  grow(gate_, config_.ffn_dim);
+  grow(up_, config_.ffn_dim);
+  token_pos_.resize(static_cast<size_t>(n));
+  token_step_.resize(static_cast<size_t>(n));
+  scratch_tokens_ = n;
+}
+
+void CpuBackend::ApplyRope(float* vec, int32_t n_heads, int32_t pos) const {
+  const int32_t half = config_.head_dim / 2;
+  // Rotates adjacent pairs (x[2i], x[2i+1]): the GGUF row order of wq/wk makes this equal to
+  // Hugging Face's rotate_half on the unpermuted weights.
+  float cos_sin[2 * 512];
+  for (int32_t i = 0; i < half; ++i) {
+    const float angle = static_cast<float>(pos) * inv_freq_[static_cast<size_t>(i)];
+    cos_sin[2 * i] = std::cos(angle);
+    cos_sin[2 * i + 1] = std::sin(angle);
+  }
+  for (int32_t h = 0; h < n_heads; ++h) {
+    float* v = vec + static_cast<int64_t>(h) * config_.head_dim;
+    for (int32_t i = 0; i < half; ++i) {
+      const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
+      const float x0 = v[2 * i], x1 = v[2 * i + 1];
+      v[2 * i] = x0 * c - x1 * s;
+      v[2 * i + 1] = x0 * s + x1 * c;
+    }
+  }
+}
+
+void CpuBackend::Attention(int32_t layer, std::span<const SequenceStep> steps) {
+  const int32_t n_heads = config_.n_heads, hd = config_.head_dim;
+  const int32_t group = config_.n_heads / config_.n_kv_heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int64_t work = current_tokens_ * n_heads;
+  pool_.ParallelFor(work, 1, [&](int, int64_t begin, int64_t end) {
+    thread_local std::vector<float> scores;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t t = item / n_heads;
+      const int32_t h = static_cast<int32_t>(item % n_heads);
+      const int32_t kvh = h / group;
+      const int32_t pos = token_pos_[static_cast<size_t>(t)];
+      const SequenceStep& st = steps[static_cast<size_t>(token_step_[static_cast<size_t>(t)])];
+      const float* q = q_.data() + t * config_.q_dim() + static_cast<int64_t>(h) * hd;
+      const int32_t n_ctx = pos + 1;
+      if (scores.size() < static_cast<size_t>(n_ctx)) scores.resize(static_cast<size_t>(n_ctx));
+      for (int32_t j = 0; j < n_ctx; ++j) {
+        const float* k = KvRow(st.kv_blocks, j, layer, 0) + static_cast<int64_t>(kvh) * hd;
+        scores[static_cast<size_t>(j)] = DotF32(q, k, hd) * scale;
+      }
+      Softmax(scores.data(), n_ctx);
+      float* out = attn_.data() + t * config_.q_dim() + static_cast<int64_t>(h) * hd;
+      std::fill(out, out + hd, 0.0f);
+      for (int32_t j = 0; j < n_ctx; ++j) {
+        const float* v = KvRow(st.kv_blocks, j, layer, 1) + static_cast<int64_t>(kvh) * hd;
+        Axpy(scores[static_cast<size_t>(j)], v, out, hd);
+      }
+    }
+  });
+}
+
+Status CpuBackend::Forward(std::span<const SequenceStep> steps, float* logits) {
+  MERIDIAN_RETURN_IF_ERROR(Validate(steps));
+  int64_t n = 0;
+  for (const auto& st : steps) n += static_cast<int64_t>(st.tokens.size());
+  EnsureScratch(n);
+  current_tokens_ = n;
+
+  const ModelWeights& w = model_.weights();
+  const int64_t dim = config_.dim, q_dim = config_.q_dim(), kv_dim = config_.kv_dim(), ffn = config_.ffn_dim;
+
+  // Embeddings and per-token positions.
+  int64_t t = 0;
+  for (size_t s = 0; s < steps.size(); ++s) {
+    for (size_t i = 0; i < steps[s].tokens.size(); ++i, ++t) {
+      token_pos_[static_cast<size_t>(t)] = steps[s].n_past + static_cast<int32_t>(i);
+      token_step_[static_cast<size_t>(t)] = static_cast<int32_t>(s);
+      const auto* row = static_cast<const uint8_t*>(w.token_embd.data) +
+                        static_cast<uint64_t>(steps[s].tokens[i]) * w.token_embd.row_bytes();
+      DequantizeRow(w.token_embd.dtype, row, x_.data() + t * dim, dim);
+    }
+  }
+
+  for (int32_t layer = 0; layer < config_.n_layers; ++layer) {
+    const LayerWeights& l = w.layers[static_cast<size_t>(layer)];
+    const auto* attn_norm = static_cast<const float*>(l.attn_norm.data);
+    for (int64_t i = 0; i < n; ++i) RmsNorm(x_.data() + i * dim, attn_norm, dim, config_.rms_eps, xn_.data() + i * dim);
+    MatMul(l.wq, xn_.data(), n, q_.data(), q_dim, pool_);
+    MatMul(l.wk, xn_.data(), n, k_.data(), kv_dim, pool_);
+    MatMul(l.wv, xn_.data(), n, v_.data(), kv_dim, pool_);
+    for (int64_t i = 0; i < n; ++i) {
+      const int32_t pos = token_pos_[static_cast<size_t>(i)];
+      ApplyRope(q_.data() + i * q_dim, config_.n_heads, pos);
+      ApplyRope(k_.data() + i * kv_dim, config_.n_kv_heads, pos);
+      const SequenceStep& st = steps[static_cast<size_t>(token_step_[static_cast<size_t>(i)])];
+      std::copy_n(k_.data() + i * kv_dim, kv_dim, KvRow(st.kv_blocks, pos, layer, 0));
+      std::copy_n(v_.data() + i * kv_dim, kv_dim, KvRow(st.kv_blocks, pos, layer, 1));
+    }
+    Attention(layer, steps);
+    MatMul(l.wo, attn_.data(), n, xn_.data(), dim, pool_);
+    AddInPlace(x_.data(), xn_.data(), n * dim);
+
+    const auto* ffn_norm = static_cast<const float*>(l.ffn_norm.data);
+    for (int64_t i = 0; i < n; ++i) RmsNorm(x_.data() + i * dim, ffn_norm, dim, config_.rms_eps, xn_.data() + i * dim);
+    MatMul(l.w_gate, xn_.data(), n, gate_.data(), ffn, pool_);
+    MatMul(l.w_up, xn_.data(), n, up_.data(), ffn, pool_);
+    SiluMul(gate_.data(), up_.data(), n * ffn, gate_.data());
+    MatMul(l.w_down, gate_.data(), n, xn_.data(), dim, pool_);
+    AddInPlace(x_.data(), xn_.data(), n * dim);
+  }
+
+  // Final norm and output projection, only for the rows that want logits (gathered into xn_).
+  int64_t rows = 0;
+  t = 0;
+  const auto* out_norm = static_cast<const float*>(w.output_norm.data);
+  for (const auto& st : steps) {
+    const auto len = static_cast<int64_t>(st.tokens.size());
+    int64_t first = st.logits == LogitsMode::kAll ? 0 : (st.logits == LogitsMode::kLast ? len - 1 : len);
+    for (int64_t i = first; i < len; ++i, ++rows) {
+      RmsNorm(x_.data() + (t + i) * dim, out_norm, dim, config_.rms_eps, xn_.data() + rows * dim);
+    }
+    t += len;
+  }
+  if (rows > 0) MatMul(w.output, xn_.data(), rows, logits, config_.n_vocab, pool_);
+  return Status::Ok();
+}
+
+}  // namespace meridian::engine::cpu
+
+namespace meridian::engine {
+
+Result<std::unique_ptr<Backend>> MakeCpuBackend(const Model& model, const BackendOptions& options) {
+  BackendOptions o = options;
+  if (o.n_threads <= 0) o.n_threads = static_cast<int32_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  if (o.n_threads > 1024) return InvalidArgument("thread count " + std::to_string(o.n_threads) + " is too large");
+  if (o.kv_block_tokens <= 0 || o.kv_block_tokens > 4096) {
+    return InvalidArgument("KV block size must be in [1, 4096] tokens, got " + std::to_string(o.kv_block_tokens));
+  }
+  const LlamaConfig& c = model.config();
+  int64_t tokens = o.kv_cache_tokens > 0 ? o.kv_cache_tokens : c.context_length;
+  int64_t n_blocks = (tokens + o.kv_block_tokens - 1) / o.kv_block_tokens;
+  if (n_blocks > (1 << 24)) return InvalidArgument("KV cache of " + std::to_string(tokens) + " tokens is too large");
+  auto backend = std::make_unique<cpu::CpuBackend>(model, o, static_cast<int32_t>(n_blocks));
+  if (!backend->allocated()) {
+    return ResourceExhausted("cannot allocate " + std::to_string(backend->kv_bytes() >> 20) +
+                             " MiB for the KV cache; lower --kv-cache-tokens");
+  }
+  return std::unique_ptr<Backend>(std::move(backend));
+}
+
+}  // namespace meridian::engine

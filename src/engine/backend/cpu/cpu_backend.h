@@ -1,0 +1,58 @@
+// The CPU backend: the llama forward pass over a paged f32 KV cache, batched across sequences
+// at different positions, on the SIMD kernels and thread pool of backend/cpu/kernels.
+// Thread-safety: driven by one thread (the engine loop); uses its pool internally.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "engine/backend/backend.h"
+#include "engine/backend/cpu/kernels/thread_pool.h"
+#include "engine/model/model_storage.h"
+
+namespace meridian::engine::cpu {
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(const Model& model, const BackendOptions& options, int32_t n_blocks);
+
+  std::string name() const override { return "cpu"; }
+  Status Forward(std::span<const SequenceStep> steps, float* logits) override;
+  int32_t kv_block_tokens() const override { return block_tokens_; }
+  int32_t kv_blocks_total() const override { return n_blocks_; }
+  uint64_t kv_bytes() const override { return kv_floats_ * sizeof(float); }
+  ThreadPool& pool() { return pool_; }
+  //! False if the KV storage could not be allocated.
+  bool allocated() const { return kv_ != nullptr; }
+
+ private:
+  //! Where token position `pos` of a sequence keeps K (kv = 0) or V (kv = 1) of `layer`.
+  float* KvRow(std::span<const int32_t> blocks, int32_t pos, int32_t layer, int kv) const {
+    const int32_t block = blocks[static_cast<size_t>(pos / block_tokens_)];
+    const int64_t slot = pos % block_tokens_;
+    return reinterpret_cast<float*>(kv_.get()) + (((static_cast<int64_t>(block) * config_.n_layers + layer) * 2 + kv) * block_tokens_ + slot) *
+                           config_.kv_dim();
+  }
+  Status Validate(std::span<const SequenceStep> steps) const;
+  void EnsureScratch(int64_t n_tokens);
+  void ApplyRope(float* vec, int32_t n_heads, int32_t pos) const;
+  void Attention(int32_t layer, std::span<const SequenceStep> steps);
+
+  const Model& model_;
+  const LlamaConfig& config_;
+  ThreadPool pool_;
+  int32_t block_tokens_;
+  int32_t n_blocks_;
+  uint64_t kv_floats_;
+  AlignedBuffer kv_;  //!< [block][layer][K|V][slot][kv_dim] floats
+  std::vector<float> inv_freq_;  //!< per rotary pair, scaling applied
+
+  // Per-token bookkeeping and activations for the current step, grown as needed.
+  int64_t scratch_tokens_ = 0;
+  int64_t current_tokens_ = 0;  //!< tokens in the step being run
+  std::vector<int32_t> token_pos_;    //!< absolute position of each token
+  std::vector<int32_t> token_step_;   //!< index of its SequenceStep
+  std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_;
+};
+
+}  // namespace meridian::engine::cpu
