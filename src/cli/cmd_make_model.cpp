@@ -53,16 +53,18 @@ int RunMakeModel(int argc, char** argv) {
   if (!spec_or.ok()) return fail(spec_or.status().message());
   engine::RandomModelSpec spec = std::move(spec_or).value();
   engine::LlamaConfig& c = spec.config;
-  for (auto [value, target, name] : {std::tuple{dim, &c.dim, "dim"}, std::tuple{layers, &c.n_layers, "layers"},
-                                     std::tuple{heads, &c.n_heads, "heads"}, std::tuple{kv_heads, &c.n_kv_heads, "kv-heads"},
-                                     std::tuple{ffn, &c.ffn_dim, "ffn"}, std::tuple{vocab, &c.n_vocab, "vocab"},
-                                     std::tuple{ctx, &c.context_length, "ctx"}}) {
+  for (auto [value, target, name] :
+       {std::tuple{dim, &c.dim, "dim"}, std::tuple{layers, &c.n_layers, "layers"},
+        std::tuple{heads, &c.n_heads, "heads"}, std::tuple{kv_heads, &c.n_kv_heads, "kv-heads"},
+        std::tuple{ffn, &c.ffn_dim, "ffn"}, std::tuple{vocab, &c.n_vocab, "vocab"},
+        std::tuple{ctx, &c.context_length, "ctx"}}) {
     if (value < 0) return fail(std::string("--") + name + " must be positive");
     if (value > 0) *target = value;
   }
   if (kv_heads == 0 && heads > 0 && c.n_kv_heads > c.n_heads) c.n_kv_heads = c.n_heads;
   if (c.n_heads <= 0 || c.dim % c.n_heads != 0) {
-    return fail("--dim " + std::to_string(c.dim) + " must be a multiple of --heads " + std::to_string(c.n_heads));
+    return fail("--dim " + std::to_string(c.dim) + " must be a multiple of --heads " +
+                std::to_string(c.n_heads));
   }
   c.head_dim = c.dim / c.n_heads;
   c.tied_embeddings = tied;
@@ -86,8 +88,8 @@ int RunMakeModel(int argc, char** argv) {
   } else {
     bytes = std::filesystem::file_size(std::filesystem::path(out) / "model.safetensors", ec);
   }
-  std::fprintf(stderr, "meridian make-model: wrote %s (%s %s, seed %llu, %.2f GB of weights) in %.1f s\n", out.c_str(),
-               preset.c_str(), dtype_name.c_str(), static_cast<unsigned long long>(spec.seed),
+  std::fprintf(stderr, "meridian make-model: wrote %s (%s %s, seed %llu, %.2f GB of weights) in %.1f s\n",
+               out.c_str(), preset.c_str(), dtype_name.c_str(), static_cast<unsigned long long>(spec.seed),
                static_cast<double>(bytes) / 1e9, seconds);
   return 0;
 }

@@ -6,17 +6,30 @@
 namespace meridian::http {
 namespace {
 
-char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char LowerAscii(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool IsTokenChar(unsigned char c) {
   if (c >= '0' && c <= '9') return true;
   if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~': return true;
+    default: return false;
   }
 }
 
@@ -49,7 +62,8 @@ bool HeaderHasToken(std::string_view value, std::string_view token) {
 
 bool IsValidHeaderName(std::string_view name) {
   if (name.empty()) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) { return IsTokenChar(static_cast<unsigned char>(c)); });
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return IsTokenChar(static_cast<unsigned char>(c)); });
 }
 
 bool IsValidHeaderValue(std::string_view value) {
@@ -59,7 +73,9 @@ bool IsValidHeaderValue(std::string_view value) {
   });
 }
 
-void Headers::Add(std::string name, std::string value) { fields_.emplace_back(std::move(name), std::move(value)); }
+void Headers::Add(std::string name, std::string value) {
+  fields_.emplace_back(std::move(name), std::move(value));
+}
 
 void Headers::Set(std::string_view name, std::string value) {
   Remove(name);
@@ -93,8 +109,8 @@ std::vector<std::string_view> Headers::GetAll(std::string_view name) const {
 }
 
 size_t Headers::Count(std::string_view name) const {
-  return static_cast<size_t>(
-      std::count_if(fields_.begin(), fields_.end(), [&](const Field& f) { return EqualsIgnoreCase(f.first, name); }));
+  return static_cast<size_t>(std::count_if(fields_.begin(), fields_.end(),
+                                           [&](const Field& f) { return EqualsIgnoreCase(f.first, name); }));
 }
 
 }  // namespace meridian::http

@@ -112,7 +112,9 @@ class Call : public ClientCall, public std::enable_shared_from_this<Call> {
   }
 
   void Cancel() override {
-    asio::post(strand_, [self = shared_from_this()] { self->Finish(Status(StatusCode::kCancelled, "call cancelled")); });
+    asio::post(strand_, [self = shared_from_this()] {
+      self->Finish(Status(StatusCode::kCancelled, "call cancelled"));
+    });
   }
 
  private:
@@ -137,7 +139,8 @@ class Call : public ClientCall, public std::enable_shared_from_this<Call> {
 
   Status BuildWire() {
     const std::string& method = request_.method;
-    if (!IsValidHeaderName(method)) return InvalidArgument("invalid HTTP method '" + method.substr(0, 32) + "'");
+    if (!IsValidHeaderName(method))
+      return InvalidArgument("invalid HTTP method '" + method.substr(0, 32) + "'");
     wire_.clear();
     wire_.reserve(256 + request_.body.size());
     wire_ += method + " " + url_.target + " HTTP/1.1\r\n";
@@ -187,10 +190,9 @@ class Call : public ClientCall, public std::enable_shared_from_this<Call> {
     }
     socket_.emplace(impl_->io);
     asio::async_connect(*socket_, results,
-                        asio::bind_executor(strand_, [self = shared_from_this()](const boost::system::error_code& ec,
-                                                                                 const tcp::endpoint&) {
-                          self->OnConnected(ec);
-                        }));
+                        asio::bind_executor(strand_, [self = shared_from_this()](
+                                                         const boost::system::error_code& ec,
+                                                         const tcp::endpoint&) { self->OnConnected(ec); }));
   }
 
   void OnConnected(const boost::system::error_code& ec) {
@@ -206,7 +208,8 @@ class Call : public ClientCall, public std::enable_shared_from_this<Call> {
 
   void Exchange() {
     ++connection_;
-    parser_ = std::make_unique<ResponseParser>(impl_->options.max_response_header_bytes, request_.method == "HEAD");
+    parser_ =
+        std::make_unique<ResponseParser>(impl_->options.max_response_header_bytes, request_.method == "HEAD");
     in_.clear();
     got_bytes_ = false;
     write_done_ = false;
@@ -233,11 +236,12 @@ class Call : public ClientCall, public std::enable_shared_from_this<Call> {
   void ReadMore() {
     if (done_ || read_pending_) return;
     read_pending_ = true;
-    socket_->async_read_some(asio::buffer(buf_),
-                             asio::bind_executor(strand_, [self = shared_from_this(), connection = connection_](
-                                                              const boost::system::error_code& ec, size_t bytes) {
-                               self->OnRead(ec, bytes, connection);
-                             }));
+    socket_->async_read_some(
+        asio::buffer(buf_),
+        asio::bind_executor(strand_, [self = shared_from_this(), connection = connection_](
+                                         const boost::system::error_code& ec, size_t bytes) {
+          self->OnRead(ec, bytes, connection);
+        }));
   }
 
   void OnRead(const boost::system::error_code& ec, size_t bytes, uint64_t connection) {
@@ -277,12 +281,8 @@ class Call : public ClientCall, public std::enable_shared_from_this<Call> {
         return;
       }
       switch (parser_->state()) {
-        case ResponseParser::State::kHeaderDone:
-          ReportHeaderIfNeeded();
-          continue;
-        case ResponseParser::State::kNeedMore:
-          ReadMore();
-          return;
+        case ResponseParser::State::kHeaderDone: ReportHeaderIfNeeded(); continue;
+        case ResponseParser::State::kNeedMore: ReadMore(); return;
         case ResponseParser::State::kComplete: {
           ReportHeaderIfNeeded();
           bool reusable =
@@ -324,24 +324,25 @@ class Call : public ClientCall, public std::enable_shared_from_this<Call> {
   void ArmTimer(std::chrono::milliseconds after, TimerKind kind) {
     uint64_t generation = ++timer_generation_;
     timer_.expires_after(after);
-    timer_.async_wait([self = shared_from_this(), generation, kind, after](const boost::system::error_code& ec) {
-      if (ec || generation != self->timer_generation_ || self->done_) return;
-      std::string ms = std::to_string(after.count()) + " ms";
-      switch (kind) {
-        case TimerKind::kConnect:
-          self->Finish(Status(StatusCode::kDeadlineExceeded, "connecting to " + self->url_.Authority() +
-                                                                 " took longer than " + ms));
-          return;
-        case TimerKind::kFirstByte:
-          self->Finish(Status(StatusCode::kDeadlineExceeded,
-                              "no response from " + self->url_.Authority() + " within " + ms));
-          return;
-        case TimerKind::kIdle:
-          self->Finish(Status(StatusCode::kDeadlineExceeded,
-                              "response from " + self->url_.Authority() + " stalled for " + ms));
-          return;
-      }
-    });
+    timer_.async_wait(
+        [self = shared_from_this(), generation, kind, after](const boost::system::error_code& ec) {
+          if (ec || generation != self->timer_generation_ || self->done_) return;
+          std::string ms = std::to_string(after.count()) + " ms";
+          switch (kind) {
+            case TimerKind::kConnect:
+              self->Finish(Status(StatusCode::kDeadlineExceeded,
+                                  "connecting to " + self->url_.Authority() + " took longer than " + ms));
+              return;
+            case TimerKind::kFirstByte:
+              self->Finish(Status(StatusCode::kDeadlineExceeded,
+                                  "no response from " + self->url_.Authority() + " within " + ms));
+              return;
+            case TimerKind::kIdle:
+              self->Finish(Status(StatusCode::kDeadlineExceeded,
+                                  "response from " + self->url_.Authority() + " stalled for " + ms));
+              return;
+          }
+        });
   }
 
   void CloseSocket() {
@@ -471,9 +472,12 @@ void detail::ClientCore::Unregister(uint64_t id) {
   calls.erase(id);
 }
 
-HttpClient::HttpClient(HttpClientOptions options) : impl_(std::make_shared<detail::ClientCore>(std::move(options))) {}
+HttpClient::HttpClient(HttpClientOptions options)
+    : impl_(std::make_shared<detail::ClientCore>(std::move(options))) {}
 
-HttpClient::~HttpClient() { impl_->Close(); }
+HttpClient::~HttpClient() {
+  impl_->Close();
+}
 
 std::shared_ptr<ClientCall> HttpClient::Start(ClientRequest request, ClientCallbacks callbacks) {
   uint64_t id = impl_->next_call_id.fetch_add(1);
@@ -486,9 +490,11 @@ std::shared_ptr<ClientCall> HttpClient::Start(ClientRequest request, ClientCallb
   return call;
 }
 
-Result<ClientResponse> HttpClient::FetchStreaming(ClientRequest request, std::function<bool(std::string_view)> on_body) {
+Result<ClientResponse> HttpClient::FetchStreaming(ClientRequest request,
+                                                  std::function<bool(std::string_view)> on_body) {
   if (impl_->io.get_executor().running_in_this_thread()) {
-    return InvalidArgument("HttpClient::Fetch called on the client's own io thread would deadlock; use Start");
+    return InvalidArgument(
+        "HttpClient::Fetch called on the client's own io thread would deadlock; use Start");
   }
   ClientResponse response;
   std::promise<Status> done;
@@ -521,8 +527,8 @@ Result<ClientResponse> HttpClient::Fetch(ClientRequest request) {
     return true;
   });
   if (too_big) {
-    return ResourceExhausted("response body is larger than max_buffered_body_bytes (" + std::to_string(limit) +
-                             "); use FetchStreaming");
+    return ResourceExhausted("response body is larger than max_buffered_body_bytes (" +
+                             std::to_string(limit) + "); use FetchStreaming");
   }
   if (!response.ok()) return response.status();
   response->body = std::move(body);

@@ -16,10 +16,10 @@
 namespace meridian::http {
 
 struct HttpClientOptions {
-  size_t io_threads = 1;                                //!< threads running sockets and callbacks
-  std::chrono::milliseconds connect_timeout{5'000};     //!< resolve + TCP connect
-  std::chrono::milliseconds first_byte_timeout{60'000}; //!< request sent -> first response byte
-  std::chrono::milliseconds read_idle_timeout{60'000};  //!< longest gap between response bytes
+  size_t io_threads = 1;                                 //!< threads running sockets and callbacks
+  std::chrono::milliseconds connect_timeout{5'000};      //!< resolve + TCP connect
+  std::chrono::milliseconds first_byte_timeout{60'000};  //!< request sent -> first response byte
+  std::chrono::milliseconds read_idle_timeout{60'000};   //!< longest gap between response bytes
   //! A pooled idle connection older than this is not reused (keep it below the server's
   //! idle timeout so the client never picks a connection the server is closing).
   std::chrono::milliseconds pool_idle_timeout{30'000};

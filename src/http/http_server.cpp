@@ -88,10 +88,10 @@ Status HttpServer::Impl::ValidateOptions() const {
     return InvalidArgument("http max_queued_bytes_per_response must be at least 1024");
   }
   using std::chrono::milliseconds;
-  for (auto [name, value] : {std::pair{"header_read_timeout", o.header_read_timeout},
-                             std::pair{"body_read_timeout", o.body_read_timeout},
-                             std::pair{"idle_timeout", o.idle_timeout}, std::pair{"write_timeout", o.write_timeout},
-                             std::pair{"linger_timeout", o.linger_timeout}}) {
+  for (auto [name, value] :
+       {std::pair{"header_read_timeout", o.header_read_timeout},
+        std::pair{"body_read_timeout", o.body_read_timeout}, std::pair{"idle_timeout", o.idle_timeout},
+        std::pair{"write_timeout", o.write_timeout}, std::pair{"linger_timeout", o.linger_timeout}}) {
     if (value <= milliseconds(0)) return InvalidArgument(std::string("http ") + name + " must be positive");
   }
   return Status::Ok();
@@ -145,11 +145,11 @@ Status HttpServer::Impl::Start() {
 
 void HttpServer::Impl::DoAccept() {
   if (shutting_down_ || !acceptor_.is_open()) return;
-  acceptor_.async_accept(asio::make_strand(io_), asio::bind_executor(accept_strand_, [this](
-                                                                        const boost::system::error_code& ec,
-                                                                        tcp::socket socket) {
-                           OnAccept(ec, std::move(socket));
-                         }));
+  acceptor_.async_accept(
+      asio::make_strand(io_),
+      asio::bind_executor(accept_strand_, [this](const boost::system::error_code& ec, tcp::socket socket) {
+        OnAccept(ec, std::move(socket));
+      }));
 }
 
 void HttpServer::Impl::OnAccept(const boost::system::error_code& ec, tcp::socket socket) {
@@ -190,10 +190,12 @@ void HttpServer::Impl::RejectConnection(tcp::socket socket) {
     std::string response;
   };
   auto rejection = std::make_shared<Rejection>(std::move(socket));
-  std::string body = ErrorBodyJson(status::kServiceUnavailable, "the server is at its connection limit; retry later");
-  rejection->response = "HTTP/1.1 503 Service Unavailable\r\nServer: meridian\r\nRetry-After: 1\r\n"
-                        "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
-                        std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::string body =
+      ErrorBodyJson(status::kServiceUnavailable, "the server is at its connection limit; retry later");
+  rejection->response =
+      "HTTP/1.1 503 Service Unavailable\r\nServer: meridian\r\nRetry-After: 1\r\n"
+      "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
   rejecting_.fetch_add(1);
   auto finish = [this, rejection] {
     boost::system::error_code ignored;
@@ -210,7 +212,8 @@ void HttpServer::Impl::RejectConnection(tcp::socket socket) {
                       boost::system::error_code ignored;
                       if (!ec) rejection->socket.shutdown(tcp::socket::shutdown_send, ignored);
                       finish();
-                      if (rejecting_.fetch_sub(1) == 1) asio::post(accept_strand_, [this] { CheckDrained(); });
+                      if (rejecting_.fetch_sub(1) == 1)
+                        asio::post(accept_strand_, [this] { CheckDrained(); });
                     });
 }
 
@@ -237,8 +240,9 @@ void HttpServer::Impl::DoShutdown(std::chrono::milliseconds grace) {
     acceptor_.close(ignored);
     accept_retry_timer_.cancel();
     auto connections = core_.Snapshot();
-    log::Info("http server shutting down", {{"grace_ms", static_cast<long long>(grace.count())},
-                                            {"open_connections", static_cast<long long>(connections.size())}});
+    log::Info("http server shutting down",
+              {{"grace_ms", static_cast<long long>(grace.count())},
+               {"open_connections", static_cast<long long>(connections.size())}});
     for (auto& connection : connections) connection->BeginDrain();
   }
   grace_timer_.expires_at(grace_deadline_);
@@ -342,14 +346,26 @@ HttpServer::~HttpServer() {
   impl_->Wait();
 }
 
-Status HttpServer::Start() { return impl_->Start(); }
-uint16_t HttpServer::port() const { return impl_->port(); }
-void HttpServer::Shutdown(std::chrono::milliseconds grace) { impl_->Shutdown(grace); }
+Status HttpServer::Start() {
+  return impl_->Start();
+}
+uint16_t HttpServer::port() const {
+  return impl_->port();
+}
+void HttpServer::Shutdown(std::chrono::milliseconds grace) {
+  impl_->Shutdown(grace);
+}
 Status HttpServer::InstallSignalHandlers(std::chrono::milliseconds grace) {
   return impl_->InstallSignalHandlers(grace);
 }
-void HttpServer::Wait() { impl_->Wait(); }
-bool HttpServer::draining() const { return impl_->draining(); }
-HttpServerStats HttpServer::Stats() const { return impl_->Stats(); }
+void HttpServer::Wait() {
+  impl_->Wait();
+}
+bool HttpServer::draining() const {
+  return impl_->draining();
+}
+HttpServerStats HttpServer::Stats() const {
+  return impl_->Stats();
+}
 
 }  // namespace meridian::http

@@ -15,9 +15,9 @@
 namespace meridian::http {
 
 struct HttpServerOptions {
-  std::string host = "127.0.0.1";  //!< address to listen on ("0.0.0.0", "::", a name)
-  uint16_t port = 0;               //!< 0 picks a free port; see HttpServer::port()
-  size_t io_threads = 2;           //!< threads running sockets and handlers
+  std::string host = "127.0.0.1";           //!< address to listen on ("0.0.0.0", "::", a name)
+  uint16_t port = 0;                        //!< 0 picks a free port; see HttpServer::port()
+  size_t io_threads = 2;                    //!< threads running sockets and handlers
   size_t max_header_bytes = 16 * 1024;      //!< request line + headers; past it: 431 (414 for the line)
   size_t max_body_bytes = 4 * 1024 * 1024;  //!< request body; past it: 413
   //! From a connection's first byte of a request (or its accept) to the end of the request header;

@@ -16,7 +16,8 @@ namespace beast_http = boost::beast::http;
 struct RequestParser::Impl {
   std::optional<beast_http::request_parser<beast_http::string_body>> parser;
   bool consumed_any = false;
-  size_t header_bytes = 0;  //!< header bytes Beast consumed so far for this request
+  size_t header_bytes = 0;   //!< header bytes Beast consumed so far for this request
+  size_t stalled_bytes = 0;  //!< unconsumed body bytes Beast last asked more for
 };
 
 namespace {
@@ -49,7 +50,9 @@ std::string SyntaxMessage(const boost::system::error_code& ec) {
   return "malformed request (" + ec.message() + ")";
 }
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 //! For "METHOD TARGET HTTP/x.y\r\n" (exactly two spaces) with a version other than 1.0 and
 //! 1.1 ("HTTP/2.0", "HTTP/3"), the version; otherwise nullopt (a malformed line: 400).
@@ -59,7 +62,8 @@ std::optional<std::string> WellFormedOtherVersion(std::string_view data) {
   std::string_view line = data.substr(0, eol);
   size_t first = line.find(' ');
   size_t second = first == std::string_view::npos ? first : line.find(' ', first + 1);
-  if (second == std::string_view::npos || line.find(' ', second + 1) != std::string_view::npos) return std::nullopt;
+  if (second == std::string_view::npos || line.find(' ', second + 1) != std::string_view::npos)
+    return std::nullopt;
   if (first == 0 || second == first + 1) return std::nullopt;
   std::string_view version = line.substr(second + 1);
   if (version.size() < 6 || version.substr(0, 5) != "HTTP/" || !IsDigit(version[5])) return std::nullopt;
@@ -71,7 +75,18 @@ std::optional<std::string> WellFormedOtherVersion(std::string_view data) {
 
 }  // namespace
 
-RequestParser::RequestParser(RequestLimits limits) : limits_(limits), impl_(std::make_unique<Impl>()) { Reset(); }
+bool BeastMayResume(size_t stalled_bytes, size_t available) {
+  // Beast 1.74 asserts (in builds with assertions) when it resumes a final chunk ("0\r\n" seen,
+  // trailers pending) with fewer than 5 bytes. Any incomplete chunked body still needs at least
+  // "0\r\n\r\n" from the first unconsumed byte on, so waiting for 5 bytes cannot stall a valid
+  // body; and resuming without new bytes is pointless.
+  if (stalled_bytes == 0) return true;
+  return available > stalled_bytes && available >= 5;
+}
+
+RequestParser::RequestParser(RequestLimits limits) : limits_(limits), impl_(std::make_unique<Impl>()) {
+  Reset();
+}
 
 RequestParser::~RequestParser() = default;
 
@@ -85,6 +100,7 @@ void RequestParser::Reset() {
   p.eager(false);
   impl_->consumed_any = false;
   impl_->header_bytes = 0;
+  impl_->stalled_bytes = 0;
   state_ = State::kNeedMore;
   header_reported_ = false;
   expects_continue_ = false;
@@ -121,7 +137,8 @@ size_t RequestParser::FeedHeader(std::string_view data) {
   bool line_done = impl_->header_bytes > 0 || used > 0;
   impl_->header_bytes += used;
   if (used > 0) impl_->consumed_any = true;
-  if (ec == beast_http::error::need_more && impl_->header_bytes + (data.size() - used) >= limits_.max_header_bytes) {
+  if (ec == beast_http::error::need_more &&
+      impl_->header_bytes + (data.size() - used) >= limits_.max_header_bytes) {
     ec = beast_http::error::header_limit;
   }
   if (!ec && p.is_header_done() && impl_->header_bytes > limits_.max_header_bytes) {
@@ -134,7 +151,8 @@ size_t RequestParser::FeedHeader(std::string_view data) {
   if (ec == beast_http::error::header_limit) {
     // The request line alone does not fit: 414 says what to fix.
     if (!line_done && data.substr(0, limits_.max_header_bytes).find('\n') == std::string_view::npos) {
-      Fail(status::kUriTooLong, "request line is longer than the " + std::to_string(limits_.max_header_bytes) +
+      Fail(status::kUriTooLong, "request line is longer than the " +
+                                    std::to_string(limits_.max_header_bytes) +
                                     "-byte header limit; shorten the URL");
     } else {
       Fail(status::kRequestHeaderFieldsTooLarge,
@@ -176,8 +194,8 @@ void RequestParser::ValidateHeader() {
   const auto& msg = p.get();
   unsigned version = msg.version();
   if (version != 10 && version != 11) {
-    Fail(status::kVersionNotSupported, "HTTP/" + std::to_string(version / 10) + "." + std::to_string(version % 10) +
-                                           " is not supported; use HTTP/1.1");
+    Fail(status::kVersionNotSupported, "HTTP/" + std::to_string(version / 10) + "." +
+                                           std::to_string(version % 10) + " is not supported; use HTTP/1.1");
     return;
   }
   size_t hosts = 0;
@@ -199,8 +217,8 @@ void RequestParser::ValidateHeader() {
     }
   }
   if (version == 11 && hosts != 1) {
-    Fail(status::kBadRequest, hosts == 0 ? "HTTP/1.1 request without a Host header"
-                                         : "request has more than one Host header");
+    Fail(status::kBadRequest,
+         hosts == 0 ? "HTTP/1.1 request without a Host header" : "request has more than one Host header");
     return;
   }
   if (transfer_encodings > 0) {
@@ -242,13 +260,14 @@ size_t RequestParser::FeedBody(std::string_view data) {
     state_ = State::kComplete;
     return 0;
   }
-  if (data.empty()) {
+  if (data.empty() || !BeastMayResume(impl_->stalled_bytes, data.size())) {
     state_ = State::kNeedMore;
     return 0;
   }
   p.eager(true);
   boost::system::error_code ec;
   size_t used = p.put(boost::asio::const_buffer(data.data(), data.size()), ec);
+  impl_->stalled_bytes = ec == beast_http::error::need_more ? data.size() - used : 0;
   if (ec == beast_http::error::need_more) {
     ec = {};
     // Beast bounds neither a chunk-size line (with extensions) nor the trailer section: without

@@ -14,8 +14,8 @@ namespace meridian::http {
 
 //! Limits on one request.
 struct RequestLimits {
-  size_t max_header_bytes = 16 * 1024;       //!< request line + header fields; past it: 431 (414)
-  size_t max_body_bytes = 4 * 1024 * 1024;   //!< de-chunked body; past it: 413
+  size_t max_header_bytes = 16 * 1024;      //!< request line + header fields; past it: 431 (414)
+  size_t max_body_bytes = 4 * 1024 * 1024;  //!< de-chunked body; past it: 413
 };
 
 //! Why a request is refused: the status to answer, and a message the client can act on.
@@ -71,6 +71,11 @@ class RequestParser {
   bool expects_continue_ = false;
   RequestError error_;
 };
+
+//! Whether Beast may be handed `available` unconsumed body bytes after it last asked for more with
+//! `stalled_bytes` unconsumed (0: it made full progress). Works around a Beast 1.74 assertion on
+//! resuming a chunked body's final chunk with fewer than 5 bytes. Shared with ResponseParser.
+bool BeastMayResume(size_t stalled_bytes, size_t available);
 
 //! Splits a request-target into path and query. Accepts origin-form ("/a?b") and absolute-form
 //! ("http://host/a?b"); "*" gives path "*". False for anything else.

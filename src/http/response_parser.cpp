@@ -9,6 +9,8 @@
 #include <limits>
 #include <optional>
 
+#include "http/request_parser.h"
+
 namespace meridian::http {
 namespace beast_http = boost::beast::http;
 
@@ -36,6 +38,7 @@ void ResponseParser::NewMessage() {
   p.eager(false);
   if (head_request_) p.skip(true);
   header_bytes_ = 0;
+  stalled_bytes_ = 0;
 }
 
 void ResponseParser::Fail(std::string message) {
@@ -105,7 +108,7 @@ size_t ResponseParser::FeedBody(std::string_view data, const BodyCallback& on_bo
       state_ = State::kComplete;
       return used;
     }
-    if (data.empty()) return used;
+    if (data.empty() || !BeastMayResume(stalled_bytes_, data.size())) return used;
     p.get().body().data = scratch.data();
     p.get().body().size = scratch.size();
     p.get().body().more = true;
@@ -113,6 +116,7 @@ size_t ResponseParser::FeedBody(std::string_view data, const BodyCallback& on_bo
     size_t n = p.put(boost::asio::const_buffer(data.data(), data.size()), ec);
     used += n;
     data.remove_prefix(n);
+    stalled_bytes_ = ec == beast_http::error::need_more ? data.size() : 0;
     size_t produced = scratch.size() - p.get().body().size;
     if (produced > 0 && on_body) on_body(std::string_view(scratch.data(), produced));
     if (ec == beast_http::error::need_buffer) continue;  // scratch full: hand it over, go on

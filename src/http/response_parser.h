@@ -56,7 +56,8 @@ class ResponseParser {
   std::unique_ptr<Impl> impl_;
   State state_ = State::kNeedMore;
   bool header_reported_ = false;
-  size_t header_bytes_ = 0;  //!< header bytes consumed for the current message
+  size_t header_bytes_ = 0;   //!< header bytes consumed for the current message
+  size_t stalled_bytes_ = 0;  //!< unconsumed body bytes when Beast last asked for more
   int status_ = 0;
   int version_ = 11;
   bool keep_alive_ = false;

@@ -65,7 +65,8 @@ ResponseStream::ResponseStream(ResponseContext context, std::weak_ptr<ResponseSi
 std::string ResponseStream::BuildHeadLocked(int status, const Headers& headers, bool streaming,
                                             size_t content_length) {
   if (status < 100 || status > 999) {
-    log::Error("http handler used an invalid status; sending 500", {{"status", static_cast<long long>(status)}});
+    log::Error("http handler used an invalid status; sending 500",
+               {{"status", static_cast<long long>(status)}});
     status = status::kInternalServerError;
   }
   status_ = status;

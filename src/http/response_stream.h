@@ -31,7 +31,8 @@ struct ResponseContext {
   int version = 11;           //!< the request's version: 10 disables chunked encoding
   bool keep_alive = true;     //!< false: the connection closes after this response
   std::string request_id;     //!< sent as X-Request-Id
-  size_t max_queued_bytes = 1 << 20;  //!< streamed bytes not yet written past which the client counts as too slow
+  size_t max_queued_bytes =
+      1 << 20;  //!< streamed bytes not yet written past which the client counts as too slow
 };
 
 //! Thread-safety: the producer-side methods may be called from any thread, concurrently with the
@@ -58,8 +59,8 @@ class ResponseStream {
   // ---- connection side (its strand) ----
   struct Output {
     std::vector<std::string> chunks;  //!< bytes to write, in order
-    bool last = false;   //!< once these are written, the response is complete
-    bool abort = false;  //!< close the connection now; the response will not complete
+    bool last = false;                //!< once these are written, the response is complete
+    bool abort = false;               //!< close the connection now; the response will not complete
   };
   //! Moves out every queued byte.
   Output TakeOutput();
@@ -74,8 +75,8 @@ class ResponseStream {
   //! callbacks (to run outside any lock, exactly once); later OnClose calls run at once.
   std::vector<std::function<void()>> MarkClosed(bool response_written);
 
-  int status() const;               //!< 0 until a head is queued
-  uint64_t body_bytes() const;      //!< body bytes queued so far (excluding chunk framing)
+  int status() const;                //!< 0 until a head is queued
+  uint64_t body_bytes() const;       //!< body bytes queued so far (excluding chunk framing)
   std::string abort_reason() const;  //!< why the response was aborted; empty if it was not
 
  private:
@@ -88,14 +89,14 @@ class ResponseStream {
   const std::weak_ptr<ResponseSink> sink_;
   mutable std::mutex mutex_;
   Phase phase_ = Phase::kIdle;
-  bool closed_ = false;            //!< no more output will be accepted (connection gone or abort)
-  bool abort_ = false;             //!< the connection must close without completing the response
-  bool close_notified_ = false;    //!< MarkClosed ran
-  bool closed_abnormally_ = false; //!< MarkClosed ran before the response was completely written
+  bool closed_ = false;             //!< no more output will be accepted (connection gone or abort)
+  bool abort_ = false;              //!< the connection must close without completing the response
+  bool close_notified_ = false;     //!< MarkClosed ran
+  bool closed_abnormally_ = false;  //!< MarkClosed ran before the response was completely written
   bool last_taken_ = false;
   bool wake_pending_ = false;
-  bool chunked_ = false;           //!< streaming with chunked framing (HTTP/1.1)
-  bool discard_body_ = false;      //!< HEAD request or a status without a body
+  bool chunked_ = false;       //!< streaming with chunked framing (HTTP/1.1)
+  bool discard_body_ = false;  //!< HEAD request or a status without a body
   bool close_after_ = false;
   int status_ = 0;
   uint64_t body_bytes_ = 0;

@@ -36,22 +36,36 @@ bool ResponseWriter::BeginEventStream(Headers headers) {
   return stream_->BeginStream(200, std::move(headers));
 }
 
-bool ResponseWriter::Write(std::string_view chunk) { return stream_->Write(chunk); }
+bool ResponseWriter::Write(std::string_view chunk) {
+  return stream_->Write(chunk);
+}
 
 bool ResponseWriter::WriteEvent(std::string_view data, std::string_view event) {
   return stream_->Write(FormatSseEvent(data, event));
 }
 
-bool ResponseWriter::End() { return stream_->End(); }
+bool ResponseWriter::End() {
+  return stream_->End();
+}
 
-void ResponseWriter::Abort() { stream_->Abort("the producer aborted the response"); }
+void ResponseWriter::Abort() {
+  stream_->Abort("the producer aborted the response");
+}
 
-bool ResponseWriter::IsClosed() const { return stream_->IsClosed(); }
+bool ResponseWriter::IsClosed() const {
+  return stream_->IsClosed();
+}
 
-bool ResponseWriter::HasStarted() const { return stream_->HasStarted(); }
+bool ResponseWriter::HasStarted() const {
+  return stream_->HasStarted();
+}
 
-size_t ResponseWriter::QueuedBytes() const { return stream_->QueuedBytes(); }
+size_t ResponseWriter::QueuedBytes() const {
+  return stream_->QueuedBytes();
+}
 
-void ResponseWriter::OnClose(std::function<void()> callback) { stream_->OnClose(std::move(callback)); }
+void ResponseWriter::OnClose(std::function<void()> callback) {
+  stream_->OnClose(std::move(callback));
+}
 
 }  // namespace meridian::http

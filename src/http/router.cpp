@@ -46,7 +46,8 @@ void Router::Dispatch(Request request, std::shared_ptr<ResponseWriter> writer) c
     has_head = has_head || route.method == "HEAD";
   }
   if (get_handler && !has_head) allow += ", HEAD";
-  std::string message = "method " + request.method + " is not allowed on " + request.path + "; allowed: " + allow;
+  std::string message =
+      "method " + request.method + " is not allowed on " + request.path + "; allowed: " + allow;
   writer->Send(status::kMethodNotAllowed, {{"Allow", allow}, {"Content-Type", "application/json"}},
                ErrorBodyJson(status::kMethodNotAllowed, message));
 }

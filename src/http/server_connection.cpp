@@ -57,7 +57,8 @@ std::string FormatEndpoint(const tcp::endpoint& endpoint) {
 }
 
 long long MillisSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
 }  // namespace
@@ -160,9 +161,7 @@ void ServerConnection::ProcessInput() {
     size_t used = parser_.Feed(in_);
     in_.erase(0, used);
     switch (parser_.state()) {
-      case RequestParser::State::kNeedMore:
-        StartRead();
-        return;
+      case RequestParser::State::kNeedMore: StartRead(); return;
       case RequestParser::State::kHeaderDone:
         ArmReadTimer(core_->options.body_read_timeout, ReadTimer::kBody);
         if (parser_.expects_continue()) {
@@ -170,9 +169,7 @@ void ServerConnection::ProcessInput() {
           Flush();
         }
         continue;
-      case RequestParser::State::kComplete:
-        Dispatch();
-        return;
+      case RequestParser::State::kComplete: Dispatch(); return;
       case RequestParser::State::kError:
         RespondError(parser_.error().status, parser_.error().message);
         return;
@@ -404,9 +401,7 @@ void ServerConnection::CancelReadTimer() {
 void ServerConnection::OnReadTimeout(ReadTimer kind) {
   const auto& options = core_->options;
   switch (kind) {
-    case ReadTimer::kIdle:
-      CloseNow("keep-alive idle timeout");
-      return;
+    case ReadTimer::kIdle: CloseNow("keep-alive idle timeout"); return;
     case ReadTimer::kHeader:
       if (phase_ != Phase::kReading) return;
       if (!request_started_ && in_.empty()) {
@@ -418,12 +413,10 @@ void ServerConnection::OnReadTimeout(ReadTimer kind) {
       return;
     case ReadTimer::kBody:
       if (phase_ != Phase::kReading) return;
-      RespondError(status::kRequestTimeout,
-                   "request body not received within " + std::to_string(options.body_read_timeout.count()) + " ms");
+      RespondError(status::kRequestTimeout, "request body not received within " +
+                                                std::to_string(options.body_read_timeout.count()) + " ms");
       return;
-    case ReadTimer::kLinger:
-      CloseNow("");
-      return;
+    case ReadTimer::kLinger: CloseNow(""); return;
   }
 }
 

@@ -97,12 +97,12 @@ class ServerConnection : public ResponseSink, public std::enable_shared_from_thi
   bool discard_input_ = false;    //!< an error response is going out; later bytes are ignored
   bool draining_ = false;
   size_t lingered_bytes_ = 0;
-  std::string in_;                       //!< received bytes not yet parsed
+  std::string in_;  //!< received bytes not yet parsed
   std::array<char, 16 * 1024> read_buf_;
-  std::vector<std::string> raw_out_;     //!< "100 Continue" lines, written before stream output
-  std::vector<std::string> out_;         //!< the write in flight
-  size_t out_stream_bytes_ = 0;          //!< bytes of out_ that came from current_
-  bool out_last_ = false;                //!< out_ ends the current response
+  std::vector<std::string> raw_out_;  //!< "100 Continue" lines, written before stream output
+  std::vector<std::string> out_;      //!< the write in flight
+  size_t out_stream_bytes_ = 0;       //!< bytes of out_ that came from current_
+  bool out_last_ = false;             //!< out_ ends the current response
 
   // The request being answered.
   std::shared_ptr<ResponseStream> current_;

@@ -33,6 +33,8 @@ std::string_view ReasonPhrase(int status);
 std::string_view StatusErrorCode(int status);
 
 //! True if a response with this status never has a body (1xx, 204, 304).
-inline bool StatusForbidsBody(int status) { return status < 200 || status == 204 || status == 304; }
+inline bool StatusForbidsBody(int status) {
+  return status < 200 || status == 204 || status == 304;
+}
 
 }  // namespace meridian::http

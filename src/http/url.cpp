@@ -25,7 +25,8 @@ Result<Url> ParseUrl(std::string_view text) {
     if (u <= 0x20 || u == 0x7f) return InvalidArgument("URL contains a space or control character: " + shown);
   }
   size_t scheme_end = text.find("://");
-  if (scheme_end == std::string_view::npos) return InvalidArgument("URL needs a scheme, e.g. http://host/path: " + shown);
+  if (scheme_end == std::string_view::npos)
+    return InvalidArgument("URL needs a scheme, e.g. http://host/path: " + shown);
   Url url;
   std::string_view scheme = text.substr(0, scheme_end);
   if (EqualsIgnoreCase(scheme, "https")) {
@@ -38,7 +39,8 @@ Result<Url> ParseUrl(std::string_view text) {
   if (hash != std::string_view::npos) rest = rest.substr(0, hash);
   size_t authority_end = rest.find_first_of("/?");
   std::string_view authority = rest.substr(0, authority_end);
-  std::string_view target = authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
+  std::string_view target =
+      authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
   if (authority.find('@') != std::string_view::npos) {
     return InvalidArgument("URL user information (user@host) is not supported: " + shown);
   }

@@ -36,7 +36,8 @@ TEST_F(ClientTest, BadUrlsFailFast) {
   HttpClient client;
   EXPECT_EQ(client.Fetch({"GET", "not a url", {}, ""}).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(client.Fetch({"GET", "https://127.0.0.1/", {}, ""}).status().code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(client.Fetch({"BAD METHOD", Url("/hello"), {}, ""}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(client.Fetch({"BAD METHOD", Url("/hello"), {}, ""}).status().code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(client.Fetch({"GET", Url("/hello"), {{"X-Evil", "a\r\nb: c"}}, ""}).status().code(),
             StatusCode::kInvalidArgument);
 }

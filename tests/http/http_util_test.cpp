@@ -122,8 +122,8 @@ TEST(UrlTest, ParsesHostsPortsAndTargets) {
   EXPECT_EQ(plain->HostHeader(), "example.com");
 
   EXPECT_EQ(ParseUrl("https://x/").status().code(), StatusCode::kUnimplemented);
-  for (const char* bad : {"example.com/x", "ftp://x/", "http://", "http://:80/", "http://x:0/", "http://x:65536/",
-                          "http://x:8o/", "http://u@x/", "http://x/a b", "http://[::1/"}) {
+  for (const char* bad : {"example.com/x", "ftp://x/", "http://", "http://:80/", "http://x:0/",
+                          "http://x:65536/", "http://x:8o/", "http://u@x/", "http://x/a b", "http://[::1/"}) {
     EXPECT_EQ(ParseUrl(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   }
 }
@@ -137,8 +137,9 @@ TEST(SseTest, FormatSplitsLinesSoDataCannotEndTheEvent) {
 }
 
 TEST(SseTest, ParserRoundTripsAcrossEverySplitPoint) {
-  std::string stream = ": comment\n\n" + FormatSseEvent("{\"a\":1}") + FormatSseEvent("two\nlines", "update", "9") +
-                       "data:no-space\r\n\r\n" + "event: ignored-without-data\n\n" + "data: last\r\r";
+  std::string stream = ": comment\n\n" + FormatSseEvent("{\"a\":1}") +
+                       FormatSseEvent("two\nlines", "update", "9") + "data:no-space\r\n\r\n" +
+                       "event: ignored-without-data\n\n" + "data: last\r\r";
   for (size_t split = 0; split <= stream.size(); ++split) {
     std::vector<SseEvent> events;
     SseParser parser([&](const SseEvent& e) { events.push_back(e); });

@@ -56,7 +56,8 @@ Parsed ParseInPieces(std::string_view input, size_t piece, RequestLimits limits 
 
 TEST(RequestParserTest, ParsesARequestSplitAtEveryPiece) {
   std::string input =
-      "POST /v1/chat/completions?stream=true HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+      "POST /v1/chat/completions?stream=true HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
+      "application/json\r\n"
       "X-Request-Id: abc\r\nContent-Length: 11\r\n\r\n{\"a\":\"bcd\"}";
   for (size_t piece : {size_t{1}, size_t{2}, size_t{3}, size_t{7}, size_t{64}, input.size()}) {
     Parsed p = ParseInPieces(input, piece);
@@ -77,7 +78,8 @@ TEST(RequestParserTest, ParsesARequestSplitAtEveryPiece) {
 
 TEST(RequestParserTest, DecodesChunkedBodies) {
   std::string input =
-      "PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n";
+      "PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n "
+      "world\r\n0\r\n\r\n";
   for (size_t piece : {size_t{1}, size_t{5}, input.size()}) {
     Parsed p = ParseInPieces(input, piece);
     ASSERT_EQ(p.state, RequestParser::State::kComplete) << p.error.message;
@@ -120,7 +122,8 @@ TEST(RequestParserTest, Http10AndLeadingBlankLines) {
 }
 
 TEST(RequestParserTest, ExpectContinue) {
-  Parsed p = ParseInPieces("POST /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc", 4);
+  Parsed p =
+      ParseInPieces("POST /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc", 4);
   ASSERT_EQ(p.state, RequestParser::State::kComplete);
   EXPECT_TRUE(p.expects_continue);
   Parsed no_body = ParseInPieces("GET /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n", 100);
@@ -142,7 +145,8 @@ TEST(RequestParserTest, HeaderLimitGives431AndLongRequestLine414) {
   Parsed endless = ParseInPieces("GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(5000, 'b'), 64, limits);
   ASSERT_EQ(endless.state, RequestParser::State::kError);
   EXPECT_EQ(endless.error.status, 431);
-  Parsed long_line = ParseInPieces("GET /" + std::string(3000, 'p') + " HTTP/1.1\r\nHost: h\r\n\r\n", 100, limits);
+  Parsed long_line =
+      ParseInPieces("GET /" + std::string(3000, 'p') + " HTTP/1.1\r\nHost: h\r\n\r\n", 100, limits);
   ASSERT_EQ(long_line.state, RequestParser::State::kError);
   EXPECT_EQ(long_line.error.status, 414);
 }
@@ -154,11 +158,13 @@ TEST(RequestParserTest, BodyLimitGives413ForContentLengthAndChunked) {
   EXPECT_EQ(declared.error.status, 413);
   EXPECT_FALSE(declared.saw_header_done);  // refused before any body byte, even with 100-continue
   Parsed chunked = ParseInPieces(
-      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n", 5,
-      limits);
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n",
+      5, limits);
   ASSERT_EQ(chunked.state, RequestParser::State::kError);
   EXPECT_EQ(chunked.error.status, 413);
-  Parsed exact = ParseInPieces("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789", 3, limits);
+  Parsed exact =
+      ParseInPieces("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789", 3, limits);
   ASSERT_EQ(exact.state, RequestParser::State::kComplete);
   EXPECT_EQ(exact.request.body, "0123456789");
 }
@@ -178,8 +184,8 @@ TEST(RequestParserTest, MalformedRequestsGetTheRightStatus) {
       {"G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 400},
       {"GET nopath HTTP/1.1\r\nHost: h\r\n\r\n", 400},
       {"GET * HTTP/1.1\r\nHost: h\r\n\r\n", 400},
-      {"GET / HTTP/1.1\r\n\r\n", 400},                           // no Host
-      {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},     // two Hosts
+      {"GET / HTTP/1.1\r\n\r\n", 400},                        // no Host
+      {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},  // two Hosts
       {"GET / HTTP/1.1\r\nHost: h\r\nBad Field: x\r\n\r\n", 400},
       {"GET / HTTP/1.1\r\nHost: h\r\nX: a\x01b\r\n\r\n", 400},
       {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: abc\r\n\r\n", 400},
@@ -230,14 +236,36 @@ namespace {
 
 TEST(RequestParserTest, EndlessChunkExtensionIsBounded) {
   RequestLimits limits{1024, 1 << 20};
-  std::string input = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=" + std::string(5000, 'e');
+  std::string input =
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=" + std::string(5000, 'e');
   Parsed p = ParseInPieces(input, 100, limits);
   ASSERT_EQ(p.state, RequestParser::State::kError);
   EXPECT_EQ(p.error.status, 400);
-  std::string trailers = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nT: " +
-                         std::string(5000, 't');
+  std::string trailers =
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nT: " +
+      std::string(5000, 't');
   Parsed t = ParseInPieces(trailers, 100, limits);
   ASSERT_EQ(t.state, RequestParser::State::kError);
+}
+
+}  // namespace
+}  // namespace meridian::http
+
+namespace meridian::http {
+namespace {
+
+// Beast 1.74 asserted when the final chunk came first and arrived a byte at a time (found by the
+// fuzzer); the body must parse at every piece size.
+TEST(RequestParserTest, EmptyChunkedBodyByteByByte) {
+  for (const char* body : {"0\r\n\r\n", "0\r\nTrailer: x\r\n\r\n", "0;ext\r\n\r\n"}) {
+    std::string input = std::string("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n") +
+                        body + "GET /next HTTP/1.1\r\nHost: h\r\n\r\n";
+    for (size_t piece = 1; piece <= 6; ++piece) {
+      Parsed p = ParseInPieces(input, piece);
+      ASSERT_EQ(p.state, RequestParser::State::kComplete) << body << " " << piece << ": " << p.error.message;
+      EXPECT_EQ(p.request.body, "");
+    }
+  }
 }
 
 }  // namespace

@@ -66,7 +66,8 @@ TEST(ResponseParserTest, ContentLengthBodyAtEveryPieceSize) {
 
 TEST(ResponseParserTest, ChunkedBodyArrivesPieceByPiece) {
   std::string input =
-      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1;x=y\r\n \r\n5\r\nworld\r\n0\r\nT: 1\r\n\r\n";
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1;x=y\r\n "
+      "\r\n5\r\nworld\r\n0\r\nT: 1\r\n\r\n";
   for (size_t piece = 1; piece <= input.size(); ++piece) {
     Outcome o = Parse(input, piece);
     ASSERT_EQ(o.state, ResponseParser::State::kComplete) << piece << " " << o.error;
@@ -106,8 +107,9 @@ TEST(ResponseParserTest, TruncatedBodyIsAnError) {
 }
 
 TEST(ResponseParserTest, InterimResponsesAreSkipped) {
-  std::string input = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\n"
-                      "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
+  std::string input =
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\n"
+      "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
   for (size_t piece : {size_t{1}, size_t{10}, input.size()}) {
     Outcome o = Parse(input, piece);
     ASSERT_EQ(o.state, ResponseParser::State::kComplete) << piece << " " << o.error;
@@ -162,6 +164,23 @@ TEST(ResponseParserTest, EndlessChunkExtensionIsBounded) {
   }
   EXPECT_EQ(parser.state(), ResponseParser::State::kError);
   EXPECT_LT(buffer.size(), 1024u + 200u);
+}
+
+}  // namespace
+}  // namespace meridian::http
+
+namespace meridian::http {
+namespace {
+
+TEST(ResponseParserTest, EmptyChunkedBodyByteByByte) {
+  for (const char* body : {"0\r\n\r\n", "0\r\nTrailer: x\r\n\r\n"}) {
+    std::string input = std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n") + body;
+    for (size_t piece = 1; piece <= 6; ++piece) {
+      Outcome o = Parse(input, piece);
+      ASSERT_EQ(o.state, ResponseParser::State::kComplete) << body << " " << piece << ": " << o.error;
+      EXPECT_EQ(o.body, "");
+    }
+  }
 }
 
 }  // namespace

@@ -155,7 +155,7 @@ TEST(ResponseStreamTest, SlowClientOverflowAbortsAndNotifies) {
   std::atomic<int> closed{0};
   f.stream->OnClose([&] { closed.fetch_add(1); });
   ASSERT_TRUE(f.stream->BeginStream(200, {}));
-  f.Drain();  // the head went out
+  f.Drain();                                             // the head went out
   ASSERT_TRUE(f.stream->Write(std::string(4000, 'a')));  // one chunk is always accepted
   EXPECT_FALSE(f.stream->Write(std::string(10, 'b')));   // nothing was written meanwhile
   EXPECT_TRUE(f.stream->IsClosed());

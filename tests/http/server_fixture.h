@@ -49,9 +49,8 @@ class ServerTest : public ::testing::Test {
     router.Post("/echo", [](Request r, std::shared_ptr<ResponseWriter> w) {
       w->Send(200, {{"X-Method", r.method}, {"X-Query", r.query}}, std::move(r.body));
     });
-    router.Handle("PUT", "/echo", [](Request r, std::shared_ptr<ResponseWriter> w) {
-      w->Send(201, {}, std::move(r.body));
-    });
+    router.Handle("PUT", "/echo",
+                  [](Request r, std::shared_ptr<ResponseWriter> w) { w->Send(201, {}, std::move(r.body)); });
     router.Get("/hold", [this](Request r, std::shared_ptr<ResponseWriter> w) {
       held_.Put(HeldRequest{std::move(r), std::move(w)});
     });

@@ -154,7 +154,8 @@ TEST_F(StreamTest, Http10StreamEndsWithClose) {
   std::string wire = c.ReadUntilClosed();
   EXPECT_TRUE(c.peer_closed());
   EXPECT_EQ(HeaderOf(wire, "transfer-encoding"), "");
-  EXPECT_EQ(BodyOf(wire), FormatSseEvent("{\"n\":1}") + FormatSseEvent("two\nlines", "update") + FormatSseEvent("[DONE]"));
+  EXPECT_EQ(BodyOf(wire),
+            FormatSseEvent("{\"n\":1}") + FormatSseEvent("two\nlines", "update") + FormatSseEvent("[DONE]"));
 }
 
 TEST_F(StreamTest, GracefulShutdownFinishesInFlightStreamAndRefusesNewConnections) {

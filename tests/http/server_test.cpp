@@ -45,8 +45,9 @@ TEST_F(ServerTest, ClientReusesPooledConnection) {
 
 TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   RawConnection c(port());
-  ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\nPOST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n"
-                     "abcGET /nope HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(c.Send(
+      "GET /hello HTTP/1.1\r\nHost: x\r\n\r\nPOST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n"
+      "abcGET /nope HTTP/1.1\r\nHost: x\r\n\r\n"));
   std::string r1 = c.ReadResponse();
   std::string r2 = c.ReadResponse();
   std::string r3 = c.ReadResponse();
@@ -120,8 +121,9 @@ TEST_F(ServerTest, HugeHeaderGets431) {
 }
 
 TEST_F(ServerTest, MalformedRequestLinesGet400) {
-  for (const char* bad : {"GARBAGE\r\n\r\n", "GET /x HTTP/1.1 junk\r\nHost: x\r\n\r\n", "GET x HTTP/1.1\r\nHost: x\r\n\r\n",
-                          "GET /x HTTP/1.1\r\n\r\n", "\x01\x02\x03\r\n\r\n"}) {
+  for (const char* bad :
+       {"GARBAGE\r\n\r\n", "GET /x HTTP/1.1 junk\r\nHost: x\r\n\r\n", "GET x HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /x HTTP/1.1\r\n\r\n", "\x01\x02\x03\r\n\r\n"}) {
     RawConnection c(port());
     ASSERT_TRUE(c.Send(bad));
     std::string r = c.ReadUntilClosed();
@@ -230,7 +232,8 @@ TEST_F(ServerTest, ExpectContinue) {
   EXPECT_EQ(BodyOf(r), "12345");
   // Too large: refused before the body is sent, without 100 Continue.
   RawConnection d(port());
-  ASSERT_TRUE(d.Send("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 999999\r\n\r\n"));
+  ASSERT_TRUE(
+      d.Send("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 999999\r\n\r\n"));
   EXPECT_EQ(StatusOf(d.ReadUntilClosed()), 413);
 }
 

@@ -58,7 +58,8 @@ class RawConnection {
   }
 
   //! Reads whatever arrives within `timeout` until `done(buffer)` holds or the peer closes.
-  std::string ReadUntil(const std::function<bool(const std::string&)>& done, std::chrono::milliseconds timeout) {
+  std::string ReadUntil(const std::function<bool(const std::string&)>& done,
+                        std::chrono::milliseconds timeout) {
     auto deadline = Clock::now() + timeout;
     while (!done(buffer_) && !peer_closed_) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();

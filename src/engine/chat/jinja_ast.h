@@ -19,7 +19,7 @@ struct TemplateLimits {
   int max_expression_depth = 128;          //!< syntax-tree depth of one expression
   int max_render_depth = 256;              //!< evaluation recursion, macro calls included
   size_t max_output_bytes = 8u << 20;      //!< rendered text
-  uint64_t max_steps = 5'000'000;          //!< evaluated nodes (bounds loops and recursion)
+  uint64_t max_steps = 2'000'000;          //!< evaluated nodes (bounds loops and recursion)
   size_t max_work_bytes = 64u << 20;       //!< bytes of strings and list items created
 };
 

@@ -136,8 +136,11 @@ Result<Value> FDefault(Runtime&, const Value& v, CallArgs& args) {
   return p[0] ? *p[0] : Value::String("");
 }
 
-Result<Value> FLength(Runtime&, const Value& v, CallArgs&) {
-  if (v.is_string()) return Value::Int(static_cast<int64_t>(CharCount(v.str())));
+Result<Value> FLength(Runtime& rt, const Value& v, CallArgs&) {
+  if (v.is_string()) {
+    MERIDIAN_RETURN_IF_ERROR(rt.Scan(v.str().size()));
+    return Value::Int(static_cast<int64_t>(CharCount(v.str())));
+  }
   if (v.is_array()) return Value::Int(static_cast<int64_t>(v.array()->items.size()));
   if (v.is_object()) return Value::Int(static_cast<int64_t>(v.object()->items.size()));
   if (v.is_undefined()) return Value::Int(0);

@@ -35,6 +35,8 @@ class Runtime {
   Status Step();
   //! Counts `n` steps (bulk work such as copying a long list).
   Status Steps(uint64_t n);
+  //! Counts a linear pass over `bytes` of text (one step per 256 bytes).
+  Status Scan(size_t bytes) { return Steps(bytes / 256); }
   //! Bytes that a conversion to text may still produce.
   size_t work_left() const { return limits_.max_work_bytes - std::min(work_bytes_, limits_.max_work_bytes); }
 

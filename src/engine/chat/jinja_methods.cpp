@@ -207,19 +207,30 @@ Result<std::string> ReplaceString(Runtime& rt, std::string_view s, std::string_v
 
 // ---- access ----
 
+namespace {
+Value NoAttribute(const Value& obj, std::string_view name) {
+  std::string hint = "'";
+  hint.append(TypeName(obj));
+  hint.append(" object' has no attribute '");
+  hint.append(name);
+  hint += '\'';
+  return Value::Undefined(std::move(hint));
+}
+}  // namespace
+
 Result<Value> GetAttr(const Value& obj, std::string_view name) {
   if (obj.is_undefined()) return InvalidArgument(obj.undefined_hint());
   if (obj.is_object()) {
     if (const Value* v = obj.object()->Find(name)) return *v;
-    return Value::Undefined("'" + std::string(TypeName(obj)) + " object' has no attribute '" + std::string(name) + "'");
   }
-  return Value::Undefined("'" + std::string(TypeName(obj)) + " object' has no attribute '" + std::string(name) + "'");
+  return NoAttribute(obj, name);
 }
 
 Result<Value> GetItem(Runtime& rt, const Value& obj, const Value& key) {
   if (obj.is_undefined()) return InvalidArgument(obj.undefined_hint());
   if ((obj.is_array() || obj.is_string()) && key.is_number() && !key.is_float()) {
     const bool is_array = obj.is_array();
+    if (!is_array) MERIDIAN_RETURN_IF_ERROR(rt.Scan(obj.str().size()));
     const std::vector<size_t> offsets = is_array ? std::vector<size_t>() : CharOffsets(obj.str());
     const int64_t n = static_cast<int64_t>(is_array ? obj.array()->items.size() : offsets.size());
     int64_t i = key.integer();
@@ -233,7 +244,7 @@ Result<Value> GetItem(Runtime& rt, const Value& obj, const Value& key) {
   if (obj.is_object() && !key.is_array() && !key.is_object() && !key.is_undefined()) {
     MERIDIAN_ASSIGN_OR_RETURN(std::string k, rt.Str(key));
     if (const Value* v = obj.object()->Find(k)) return *v;
-    return Value::Undefined("'" + std::string(TypeName(obj)) + " object' has no attribute '" + k + "'");
+    return NoAttribute(obj, k);
   }
   return Value::Undefined("cannot index a '" + std::string(TypeName(obj)) + "' with a '" +
                           std::string(TypeName(key)) + "'");
@@ -244,6 +255,7 @@ Result<Value> Slice(Runtime& rt, const Value& obj, const Value& start, const Val
   if (!obj.is_array() && !obj.is_string()) {
     return InvalidArgument("cannot slice a '" + std::string(TypeName(obj)) + "'");
   }
+  if (obj.is_string()) MERIDIAN_RETURN_IF_ERROR(rt.Scan(obj.str().size()));
   const std::vector<size_t> offsets = obj.is_array() ? std::vector<size_t>() : CharOffsets(obj.str());
   const int64_t n = static_cast<int64_t>(obj.is_array() ? obj.array()->items.size() : offsets.size());
   auto index = [&](const Value& v, const char* what) -> Result<std::optional<int64_t>> {
@@ -287,7 +299,7 @@ Result<bool> Contains(Runtime& rt, const Value& container, const Value& item) {
     if (!item.is_string()) {
       return InvalidArgument("'in <string>' needs a string on the left, not '" + std::string(TypeName(item)) + "'");
     }
-    MERIDIAN_RETURN_IF_ERROR(rt.Charge(container.str().size() / 8));
+    MERIDIAN_RETURN_IF_ERROR(rt.Scan(container.str().size()));
     return FindBytes(container.str(), item.str()) != std::string_view::npos;
   }
   if (container.is_array()) {
@@ -396,6 +408,7 @@ Result<Value> StringMethod(Runtime& rt, const std::string& s, std::string_view n
   if (name == "find" || name == "count") {
     Params p(name, {"sub"});
     MERIDIAN_RETURN_IF_ERROR(p.Bind(args));
+    MERIDIAN_RETURN_IF_ERROR(rt.Scan(s.size()));
     MERIDIAN_ASSIGN_OR_RETURN(std::string sub, p.Str(0, ""));
     if (name == "find") {
       const size_t hit = FindBytes(s, sub);

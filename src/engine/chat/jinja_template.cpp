@@ -476,6 +476,7 @@ class Renderer {
     if (op == "or") return IsTruthy(l) ? Result<Value>(l) : Eval(*e.args[1]);
     MERIDIAN_ASSIGN_OR_RETURN(Value r, Eval(*e.args[1]));
     if (op == "==" || op == "!=") {
+      if (l.is_string()) MERIDIAN_RETURN_IF_ERROR(At(e.line, rt_.Scan(l.str().size())));
       if (l.is_array() || l.is_object()) {  // deep comparisons are charged like a scan
         MERIDIAN_RETURN_IF_ERROR(At(e.line, rt_.Charge(16 * (l.is_array() ? l.array()->items.size()
                                                                              : l.object()->items.size()))));

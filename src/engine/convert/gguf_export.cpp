@@ -25,8 +25,8 @@ DType MatrixStorageDType(DType requested, int64_t cols) {
   return requested;
 }
 
-Status SetLlamaGgufMetadata(const LlamaConfig& c, const VocabData& v, uint32_t file_type, const std::string& name,
-                            GgufWriter& w) {
+Status SetLlamaGgufMetadata(const LlamaConfig& c, const VocabData& v, uint32_t file_type,
+                            const std::string& name, GgufWriter& w) {
   const size_t n = v.tokens.size();
   if (n != static_cast<size_t>(c.n_vocab)) {
     return InvalidArgument("the vocabulary has " + std::to_string(n) + " tokens but the model config says " +
@@ -94,28 +94,30 @@ Status SetLlamaGgufMetadata(const LlamaConfig& c, const VocabData& v, uint32_t f
 }
 
 void AddGgufRowTensor(GgufWriter& writer, GgufRowSource source, int n_threads) {
-  std::vector<int64_t> dims = source.is_vector ? std::vector<int64_t>{source.cols}
-                                               : std::vector<int64_t>{source.cols, source.rows};
+  std::vector<int64_t> dims =
+      source.is_vector ? std::vector<int64_t>{source.cols} : std::vector<int64_t>{source.cols, source.rows};
   const DType dtype = source.dtype;
   const std::string name = source.name;  // copied before `source` moves into the filler
-  writer.AddTensor(name, dtype, std::move(dims),
-                   [src = std::move(source), n_threads](std::span<uint8_t> out) -> Status {
-                     const std::optional<uint64_t> row_bytes = DTypeRowBytes(src.dtype, src.cols);
-                     if (!row_bytes || out.size() != *row_bytes * static_cast<uint64_t>(src.rows)) {
-                       return Internal("tensor '" + src.name + "': buffer size does not match its shape");
-                     }
-                     // Ranges of at least ~1 MB each, so small tensors stay on one thread.
-                     const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>((1u << 20) / std::max<uint64_t>(1, *row_bytes)));
-                     return convert::ParallelRows(src.rows, n_threads, grain, [&](int64_t begin, int64_t end) {
-                       return src.write_rows(begin, end, out.data() + static_cast<uint64_t>(begin) * *row_bytes);
-                     });
-                   });
+  writer.AddTensor(
+      name, dtype, std::move(dims), [src = std::move(source), n_threads](std::span<uint8_t> out) -> Status {
+        const std::optional<uint64_t> row_bytes = DTypeRowBytes(src.dtype, src.cols);
+        if (!row_bytes || out.size() != *row_bytes * static_cast<uint64_t>(src.rows)) {
+          return Internal("tensor '" + src.name + "': buffer size does not match its shape");
+        }
+        // Ranges of at least ~1 MB each, so small tensors stay on one thread.
+        const int64_t grain =
+            std::max<int64_t>(1, static_cast<int64_t>((1u << 20) / std::max<uint64_t>(1, *row_bytes)));
+        return convert::ParallelRows(src.rows, n_threads, grain, [&](int64_t begin, int64_t end) {
+          return src.write_rows(begin, end, out.data() + static_cast<uint64_t>(begin) * *row_bytes);
+        });
+      });
 }
 
 Result<std::optional<GgufRowSource>> RopeFreqsTensor(const LlamaConfig& c) {
   if (c.rope_freq_factors.empty()) {
     if (c.rope_scaling == RopeScalingType::kLlama3) {
-      return InvalidArgument("llama3 RoPE scaling needs rope_freq_factors (LlamaConfig::ComputeLlama3FreqFactors)");
+      return InvalidArgument(
+          "llama3 RoPE scaling needs rope_freq_factors (LlamaConfig::ComputeLlama3FreqFactors)");
     }
     return std::optional<GgufRowSource>();
   }
@@ -150,7 +152,8 @@ GgufRowSource FromWeight(const std::string& name, const WeightTensor& t, DType o
     const uint64_t out_row = *DTypeRowBytes(out_dtype, t.cols);
     const auto* in = static_cast<const uint8_t*>(t.data);
     if (out_dtype == t.dtype) {
-      std::memcpy(out, in + static_cast<uint64_t>(begin) * in_row, static_cast<size_t>((end - begin) * in_row));
+      std::memcpy(out, in + static_cast<uint64_t>(begin) * in_row,
+                  static_cast<size_t>((end - begin) * in_row));
       return Status::Ok();
     }
     std::vector<float> row(static_cast<size_t>(t.cols));
@@ -166,8 +169,9 @@ GgufRowSource FromWeight(const std::string& name, const WeightTensor& t, DType o
 Status CheckShape(const std::string& name, const WeightTensor& t, int64_t rows, int64_t cols) {
   if (t.data == nullptr) return InvalidArgument("tensor '" + name + "' has no data");
   if (t.rows != rows || t.cols != cols) {
-    return InvalidArgument("tensor '" + name + "' is [" + std::to_string(t.rows) + ", " + std::to_string(t.cols) +
-                           "], the config needs [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
+    return InvalidArgument("tensor '" + name + "' is [" + std::to_string(t.rows) + ", " +
+                           std::to_string(t.cols) + "], the config needs [" + std::to_string(rows) + ", " +
+                           std::to_string(cols) + "]");
   }
   if (!DTypeRowBytes(t.dtype, t.cols)) {
     return InvalidArgument("tensor '" + name + "': " + std::to_string(t.cols) + " columns do not fit " +
@@ -179,7 +183,8 @@ Status CheckShape(const std::string& name, const WeightTensor& t, int64_t rows, 
 }  // namespace
 
 Status WriteLlamaGguf(const LlamaConfig& c, const VocabData& vocab, const ModelWeights& w,
-                      std::optional<DType> matrix_dtype, const std::string& path, const GgufExportOptions& options) {
+                      std::optional<DType> matrix_dtype, const std::string& path,
+                      const GgufExportOptions& options) {
   if (w.layers.size() != static_cast<size_t>(c.n_layers)) {
     return InvalidArgument("the weights have " + std::to_string(w.layers.size()) + " layers, the config " +
                            std::to_string(c.n_layers));
@@ -188,7 +193,8 @@ Status WriteLlamaGguf(const LlamaConfig& c, const VocabData& vocab, const ModelW
   std::vector<GgufRowSource> sources;
   std::map<DType, int64_t> matrix_elements;  // for general.file_type
   bool all_f32 = true;
-  auto add = [&](const std::string& name, const WeightTensor& t, int64_t rows, int64_t cols, bool matrix) -> Status {
+  auto add = [&](const std::string& name, const WeightTensor& t, int64_t rows, int64_t cols,
+                 bool matrix) -> Status {
     MERIDIAN_RETURN_IF_ERROR(CheckShape(name, t, rows, cols));
     DType out = DType::kF32;
     if (matrix) out = matrix_dtype ? MatrixStorageDType(*matrix_dtype, cols) : t.dtype;

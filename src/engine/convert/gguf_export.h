@@ -51,7 +51,7 @@ struct GgufRowSource {
   std::string name;
   int64_t rows = 1;
   int64_t cols = 0;
-  bool is_vector = false;  //!< a 1-D tensor [cols] (rows must be 1)
+  bool is_vector = false;     //!< a 1-D tensor [cols] (rows must be 1)
   DType dtype = DType::kF32;  //!< the stored dtype
   //! Writes rows [begin, end) in `dtype` to `out` (consecutive rows). Called from several threads
   //! at once for disjoint ranges.

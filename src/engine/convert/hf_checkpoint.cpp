@@ -78,7 +78,8 @@ Result<std::unique_ptr<HfCheckpoint>> HfCheckpoint::Open(const std::string& dir)
   }
 
   if (fs::exists(d / "generation_config.json", ec)) {
-    MERIDIAN_ASSIGN_OR_RETURN(ckpt->generation_, ReadHfGenerationConfig((d / "generation_config.json").string()));
+    MERIDIAN_ASSIGN_OR_RETURN(ckpt->generation_,
+                              ReadHfGenerationConfig((d / "generation_config.json").string()));
   }
   VocabData& v = ckpt->vocab_;
   for (int32_t id : ckpt->generation_.eos_token_ids) {
@@ -132,7 +133,8 @@ Result<WeightTensor> HfCheckpoint::Weight(std::string_view gguf_name) {
     if (out == nullptr) return ResourceExhausted("out of memory permuting " + spec->hf_name);
     for (int64_t r = 0; r < t.rows; ++r) {
       const int64_t from = convert::HfRowForGgufRow(r, config_.head_dim);
-      std::memcpy(out + static_cast<uint64_t>(r) * row_bytes, src + static_cast<uint64_t>(from) * row_bytes, row_bytes);
+      std::memcpy(out + static_cast<uint64_t>(r) * row_bytes, src + static_cast<uint64_t>(from) * row_bytes,
+                  row_bytes);
     }
     t.data = out;
   } else if (!aligned) {

@@ -80,8 +80,8 @@ std::vector<LlamaTensorSpec> LlamaTensors(const LlamaConfig& c) {
 
 std::optional<LlamaTensorSpec> FindLlamaTensor(const LlamaConfig& c, std::string_view name) {
   if (name == "token_embd.weight") {
-    return Global("token_embd.weight", "model.embed_tokens.weight", LlamaTensorRole::kTokenEmbedding, c.n_vocab,
-                  c.dim);
+    return Global("token_embd.weight", "model.embed_tokens.weight", LlamaTensorRole::kTokenEmbedding,
+                  c.n_vocab, c.dim);
   }
   if (name == "output_norm.weight") {
     return Global("output_norm.weight", "model.norm.weight", LlamaTensorRole::kOutputNorm, 1, c.dim);

@@ -13,16 +13,27 @@
 namespace meridian::engine {
 
 enum class LlamaTensorRole {
-  kTokenEmbedding, kAttnNorm, kQ, kK, kV, kAttnOutput, kFfnNorm, kGate, kUp, kDown, kOutputNorm, kOutput,
+  kTokenEmbedding,
+  kAttnNorm,
+  kQ,
+  kK,
+  kV,
+  kAttnOutput,
+  kFfnNorm,
+  kGate,
+  kUp,
+  kDown,
+  kOutputNorm,
+  kOutput,
 };
 
 struct LlamaTensorSpec {
   std::string gguf_name;  //!< "blk.3.attn_q.weight"
   std::string hf_name;    //!< "model.layers.3.self_attn.q_proj.weight"
   LlamaTensorRole role = LlamaTensorRole::kTokenEmbedding;
-  int32_t layer = -1;     //!< -1 for tensors outside the blocks
-  int64_t rows = 1;       //!< output features (1 for a norm vector)
-  int64_t cols = 0;       //!< input features
+  int32_t layer = -1;  //!< -1 for tensors outside the blocks
+  int64_t rows = 1;    //!< output features (1 for a norm vector)
+  int64_t cols = 0;    //!< input features
   bool is_norm() const {
     return role == LlamaTensorRole::kAttnNorm || role == LlamaTensorRole::kFfnNorm ||
            role == LlamaTensorRole::kOutputNorm;

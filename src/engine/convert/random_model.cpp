@@ -50,8 +50,9 @@ std::pair<double, double> Distribution(const RandomModelSpec& spec, const LlamaT
     // Untied, an embedding of std 1 keeps the current token visible next to the layer outputs
     // (each adds O(1) per element). Tied, the same embedding would score itself at ~sqrt(dim)
     // standard deviations above every other token and greedy decoding would repeat one token,
-    // so it is scaled down to 1/sqrt(dim) and the final norm scaled up to keep the logit std ~2.
-    case LlamaTensorRole::kTokenEmbedding: return {0.0, spec.config.tied_embeddings ? 0.25 / std::sqrt(dim) : 1.0};
+    // so it is scaled down to 0.25/sqrt(dim) and the final norm up (x8) to keep the logit std ~2.
+    case LlamaTensorRole::kTokenEmbedding:
+      return {0.0, spec.config.tied_embeddings ? 0.25 / std::sqrt(dim) : 1.0};
     case LlamaTensorRole::kOutput: return {0.0, 2.0 / std::sqrt(dim)};
     case LlamaTensorRole::kAttnNorm:
     case LlamaTensorRole::kFfnNorm: return {1.0, 0.1};
@@ -64,20 +65,22 @@ std::pair<double, double> Distribution(const RandomModelSpec& spec, const LlamaT
 }
 
 const char* const kWords[] = {
-    "the",   "of",     "and",    "to",     "in",     "is",    "that",   "it",    "for",    "was",   "on",
-    "with",  "as",     "be",     "at",     "by",     "this",  "have",   "from",  "or",     "one",   "had",
-    "not",   "but",    "what",   "all",    "were",   "when",  "we",     "there", "can",    "an",    "your",
-    "which", "their",  "said",   "if",     "do",     "will",  "each",   "about", "how",    "up",    "out",
-    "them",  "then",   "she",    "many",   "some",   "so",    "these",  "would", "other",  "into",  "has",
-    "more",  "her",    "two",    "like",   "him",    "see",   "time",   "could", "no",     "make",  "than",
-    "first", "been",   "its",    "who",    "now",    "people", "my",    "made",  "over",   "did",   "down",
-    "only",  "way",    "find",   "use",    "may",    "water", "long",   "little", "very",  "after", "words",
-    "called", "just",  "where",  "most",   "know",   "get",   "through", "back", "much",   "go",    "good",
-    "new",   "write",  "our",    "me",     "man",    "too",   "any",    "day",   "same",   "right", "look",
-    "think", "also",   "around", "another", "came",  "come",  "work",   "three", "word",  "must",  "because",
-    "does",  "part",   "even",   "place",  "well",   "such",  "here",   "take",  "why",    "things", "help",
-    "put",   "years",  "different", "away", "again", "off",   "went",   "old",   "number", "great", "tell",
-    "hello", "world",  "model",  "token",  "story",  "once",  "upon",   "happy", "small",  "house", "water",
+    "the",     "of",     "and",    "to",      "in",        "is",    "that",  "it",    "for",    "was",
+    "on",      "with",   "as",     "be",      "at",        "by",    "this",  "have",  "from",   "or",
+    "one",     "had",    "not",    "but",     "what",      "all",   "were",  "when",  "we",     "there",
+    "can",     "an",     "your",   "which",   "their",     "said",  "if",    "do",    "will",   "each",
+    "about",   "how",    "up",     "out",     "them",      "then",  "she",   "many",  "some",   "so",
+    "these",   "would",  "other",  "into",    "has",       "more",  "her",   "two",   "like",   "him",
+    "see",     "time",   "could",  "no",      "make",      "than",  "first", "been",  "its",    "who",
+    "now",     "people", "my",     "made",    "over",      "did",   "down",  "only",  "way",    "find",
+    "use",     "may",    "water",  "long",    "little",    "very",  "after", "words", "called", "just",
+    "where",   "most",   "know",   "get",     "through",   "back",  "much",  "go",    "good",   "new",
+    "write",   "our",    "me",     "man",     "too",       "any",   "day",   "same",  "right",  "look",
+    "think",   "also",   "around", "another", "came",      "come",  "work",  "three", "word",   "must",
+    "because", "does",   "part",   "even",    "place",     "well",  "such",  "here",  "take",   "why",
+    "things",  "help",   "put",    "years",   "different", "away",  "again", "off",   "went",   "old",
+    "number",  "great",  "tell",   "hello",   "world",     "model", "token", "story", "once",   "upon",
+    "happy",   "small",  "house",  "water",
 };
 
 }  // namespace
@@ -116,14 +119,17 @@ Status CheckRandomModelSpec(const RandomModelSpec& spec, bool hf) {
   if (c.dim <= 0 || c.dim > (1 << 16)) return bad("dim " + std::to_string(c.dim) + " must be in [1, 65536]");
   if (c.n_layers <= 0 || c.n_layers > 1024) return bad("layer count must be in [1, 1024]");
   if (c.n_heads <= 0 || c.n_heads > 1024 || c.n_kv_heads <= 0 || c.n_heads % c.n_kv_heads != 0) {
-    return bad("KV heads " + std::to_string(c.n_kv_heads) + " must divide heads " + std::to_string(c.n_heads));
+    return bad("KV heads " + std::to_string(c.n_kv_heads) + " must divide heads " +
+               std::to_string(c.n_heads));
   }
   if (c.head_dim <= 0 || c.head_dim % 2 != 0 || c.head_dim > 1024) {
     return bad("head dimension " + std::to_string(c.head_dim) + " must be even and at most 1024");
   }
   if (c.ffn_dim <= 0 || c.ffn_dim > (1 << 18)) return bad("ffn size must be in [1, 262144]");
-  if (c.context_length <= 0 || c.context_length > (1 << 22)) return bad("context length must be in [1, 4194304]");
-  if (c.rope_scaling == RopeScalingType::kLlama3 && c.rope_freq_factors.size() != static_cast<size_t>(c.head_dim / 2)) {
+  if (c.context_length <= 0 || c.context_length > (1 << 22))
+    return bad("context length must be in [1, 4194304]");
+  if (c.rope_scaling == RopeScalingType::kLlama3 &&
+      c.rope_freq_factors.size() != static_cast<size_t>(c.head_dim / 2)) {
     return bad("llama3 RoPE scaling needs rope_freq_factors (LlamaConfig::ComputeLlama3FreqFactors)");
   }
   if (hf && spec.dtype == DType::kQ8_0) {
@@ -138,7 +144,8 @@ const std::string& Llama2ChatTemplate() {
       "{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}"
       "{% set system_message = false %}{% endif %}{% for message in loop_messages %}"
       "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
-      "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+      "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif "
+      "%}"
       "{% if loop.index0 == 0 and system_message != false %}"
       "{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}"
       "{% else %}{% set content = message['content'] %}{% endif %}"
@@ -160,7 +167,8 @@ VocabData RandomModelVocab(int32_t n_vocab) {
   add("<s>", 0.0f, TokenType::kControl);
   add("</s>", 0.0f, TokenType::kControl);
   static const char* kHex = "0123456789ABCDEF";
-  for (int b = 0; b < 256; ++b) add(std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">", 0.0f, TokenType::kByte);
+  for (int b = 0; b < 256; ++b)
+    add(std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">", 0.0f, TokenType::kByte);
 
   const std::string space = "\xe2\x96\x81";  // U+2581, SentencePiece's visible space
   std::set<std::string> seen;
@@ -216,7 +224,8 @@ void RandomModelRow(const RandomModelSpec& spec, const LlamaTensorSpec& t, int64
   for (int64_t i = 0; i < t.cols; ++i) {
     state += 0x9e3779b97f4a7c15ULL;
     const uint64_t x = Mix(state);
-    const auto sum = static_cast<int32_t>((x & 0xffff) + ((x >> 16) & 0xffff) + ((x >> 32) & 0xffff) + (x >> 48));
+    const auto sum =
+        static_cast<int32_t>((x & 0xffff) + ((x >> 16) & 0xffff) + ((x >> 32) & 0xffff) + (x >> 48));
     if (mean == 0.0) {
       out[i] = static_cast<float>(sum - 131070) * scale;
     } else {

@@ -47,8 +47,8 @@ const std::string& Llama2ChatTemplate();
 //! values exactly as stored (already rounded to the dtype); for Q8_0 the values before
 //! quantization. `out` has tensor.cols floats. Matrices are centred with std 1/sqrt(in_features)
 //! (2/sqrt(dim) for output.weight, 1 for token_embd); norms are 1 +- 0.1. A tied model has
-//! token_embd std 1/sqrt(dim) and output_norm 2 +- 0.2, so that its logits also have a std of
-//! about 2 and a token does not predict itself.
+//! token_embd std 0.25/sqrt(dim) and output_norm 8 +- 0.8, so that its logits also have a std
+//! of about 2 without each token predicting itself.
 void RandomModelRow(const RandomModelSpec& spec, const LlamaTensorSpec& tensor, int64_t gguf_row, float* out);
 
 //! Writes the model as GGUF to `path` (streams tensor by tensor, rows generated in parallel).

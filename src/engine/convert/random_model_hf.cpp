@@ -48,7 +48,9 @@ Status WriteFile(const fs::path& path, const std::string& bytes) {
   return Status::Ok();
 }
 
-Status WriteJson(const fs::path& path, const json& j) { return WriteFile(path, j.dump(2) + "\n"); }
+Status WriteJson(const fs::path& path, const json& j) {
+  return WriteFile(path, j.dump(2) + "\n");
+}
 
 json ConfigJson(const RandomModelSpec& spec) {
   const LlamaConfig& c = spec.config;
@@ -89,7 +91,10 @@ json ConfigJson(const RandomModelSpec& spec) {
       {"torch_dtype", TorchDType(spec.dtype)},
       // Unknown keys are kept as attributes by transformers; the golden-logit tool reads this.
       {"meridian_random_model",
-       {{"preset", spec.preset}, {"seed", spec.seed}, {"dtype", DTypeName(spec.dtype)}, {"tied", c.tied_embeddings}}},
+       {{"preset", spec.preset},
+        {"seed", spec.seed},
+        {"dtype", DTypeName(spec.dtype)},
+        {"tied", c.tied_embeddings}}},
   };
 }
 
@@ -129,7 +134,8 @@ Status WriteRandomHfDir(const RandomModelSpec& spec, const std::string& dir) {
   SafetensorsWriter writer;
   writer.SetMetadata("format", "pt");
   for (const LlamaTensorSpec& t : LlamaTensors(c)) {
-    std::vector<int64_t> shape = t.is_norm() ? std::vector<int64_t>{t.cols} : std::vector<int64_t>{t.rows, t.cols};
+    std::vector<int64_t> shape =
+        t.is_norm() ? std::vector<int64_t>{t.cols} : std::vector<int64_t>{t.rows, t.cols};
     writer.AddTensor(t.hf_name, spec.dtype, std::move(shape), [&spec, t](std::span<uint8_t> out) {
       const uint64_t row_bytes = *DTypeRowBytes(spec.dtype, t.cols);
       const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>((1u << 20) / row_bytes));
@@ -139,7 +145,8 @@ Status WriteRandomHfDir(const RandomModelSpec& spec, const std::string& dir) {
         for (int64_t r = begin; r < end; ++r) {
           const int64_t gguf_row = t.is_rope_permuted() ? convert::GgufRowForHfRow(r, head_dim) : r;
           RandomModelRow(spec, t, gguf_row, row.data());
-          convert::EncodeRow(row.data(), t.cols, spec.dtype, out.data() + static_cast<uint64_t>(r) * row_bytes);
+          convert::EncodeRow(row.data(), t.cols, spec.dtype,
+                             out.data() + static_cast<uint64_t>(r) * row_bytes);
         }
         return Status::Ok();
       });

@@ -13,9 +13,7 @@ namespace meridian::engine::convert {
 
 void EncodeRow(const float* src, int64_t n, DType dtype, uint8_t* out) {
   switch (dtype) {
-    case DType::kF32:
-      std::memcpy(out, src, static_cast<size_t>(n) * 4);
-      return;
+    case DType::kF32: std::memcpy(out, src, static_cast<size_t>(n) * 4); return;
     case DType::kF16:
       for (int64_t i = 0; i < n; ++i) {
         uint16_t h = Fp32ToFp16(src[i]);
@@ -28,9 +26,7 @@ void EncodeRow(const float* src, int64_t n, DType dtype, uint8_t* out) {
         std::memcpy(out + 2 * i, &h, 2);
       }
       return;
-    case DType::kQ8_0:
-      cpu::QuantizeRowQ8_0(src, reinterpret_cast<BlockQ8_0*>(out), n);
-      return;
+    case DType::kQ8_0: cpu::QuantizeRowQ8_0(src, reinterpret_cast<BlockQ8_0*>(out), n); return;
   }
 }
 
@@ -39,7 +35,8 @@ int ResolveThreads(int requested) {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-Status ParallelRows(int64_t n, int n_threads, int64_t grain, const std::function<Status(int64_t, int64_t)>& fn) {
+Status ParallelRows(int64_t n, int n_threads, int64_t grain,
+                    const std::function<Status(int64_t, int64_t)>& fn) {
   if (n <= 0) return Status::Ok();
   grain = std::max<int64_t>(1, grain);
   const int64_t units = (n + grain - 1) / grain;

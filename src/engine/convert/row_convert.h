@@ -35,6 +35,7 @@ int ResolveThreads(int requested);
 //! Calls fn(begin, end) over [0, n) split into contiguous ranges on up to `n_threads` threads
 //! (the caller's thread included); returns the first error any range reported. Ranges are
 //! multiples of `grain` long except the last. Results must not depend on the split.
-Status ParallelRows(int64_t n, int n_threads, int64_t grain, const std::function<Status(int64_t, int64_t)>& fn);
+Status ParallelRows(int64_t n, int n_threads, int64_t grain,
+                    const std::function<Status(int64_t, int64_t)>& fn);
 
 }  // namespace meridian::engine::convert

@@ -44,7 +44,8 @@ Status GetInt(const json& j, const char* key, bool required, int64_t lo, int64_t
   int64_t v = 0;
   if (it->is_number_unsigned()) {
     uint64_t u = it->get<uint64_t>();
-    if (u > static_cast<uint64_t>(hi)) return InvalidArgument(name + ": '" + key + "' = " + std::to_string(u) + " is too large");
+    if (u > static_cast<uint64_t>(hi))
+      return InvalidArgument(name + ": '" + key + "' = " + std::to_string(u) + " is too large");
     v = static_cast<int64_t>(u);
   } else if (it->is_number_integer()) {
     v = it->get<int64_t>();
@@ -52,8 +53,8 @@ Status GetInt(const json& j, const char* key, bool required, int64_t lo, int64_t
     return InvalidArgument(name + ": '" + key + "' must be an integer");
   }
   if (v < lo || v > hi) {
-    return InvalidArgument(name + ": '" + key + "' = " + std::to_string(v) + " is out of range [" + std::to_string(lo) +
-                           ", " + std::to_string(hi) + "]");
+    return InvalidArgument(name + ": '" + key + "' = " + std::to_string(v) + " is out of range [" +
+                           std::to_string(lo) + ", " + std::to_string(hi) + "]");
   }
   *out = static_cast<int32_t>(v);
   return Status::Ok();
@@ -95,8 +96,9 @@ Status CheckArchitecture(const json& j, const std::string& name) {
   }
   auto type = j.find("model_type");
   if (type != j.end() && type->is_string() && (*type == "llama" || *type == "mistral")) return Status::Ok();
-  return Unimplemented(name + ": neither 'architectures' nor 'model_type' names a supported model "
-                              "(LlamaForCausalLM, MistralForCausalLM)");
+  return Unimplemented(name +
+                       ": neither 'architectures' nor 'model_type' names a supported model "
+                       "(LlamaForCausalLM, MistralForCausalLM)");
 }
 
 Status ReadRopeScaling(const json& rs, LlamaConfig& c, const std::string& name) {
@@ -155,12 +157,14 @@ Result<LlamaConfig> LlamaConfigFromHfJsonText(std::string_view text, const std::
     MERIDIAN_RETURN_IF_ERROR(GetInt(j, "num_key_value_heads", false, 1, 1024, &c.n_kv_heads, name));
     c.head_dim = c.dim / c.n_heads;
     MERIDIAN_RETURN_IF_ERROR(GetInt(j, "head_dim", false, 1, 1024, &c.head_dim, name));
-    MERIDIAN_RETURN_IF_ERROR(GetInt(j, "max_position_embeddings", false, 1, 1 << 24, &c.context_length, name));
+    MERIDIAN_RETURN_IF_ERROR(
+        GetInt(j, "max_position_embeddings", false, 1, 1 << 24, &c.context_length, name));
     MERIDIAN_RETURN_IF_ERROR(GetFloat(j, "rms_norm_eps", &c.rms_eps, name));
     MERIDIAN_RETURN_IF_ERROR(GetFloat(j, "rope_theta", &c.rope_theta, name));
     MERIDIAN_RETURN_IF_ERROR(GetBool(j, "tie_word_embeddings", &c.tied_embeddings, name));
 
-    if (auto it = j.find("rope_scaling"); it != j.end()) MERIDIAN_RETURN_IF_ERROR(ReadRopeScaling(*it, c, name));
+    if (auto it = j.find("rope_scaling"); it != j.end())
+      MERIDIAN_RETURN_IF_ERROR(ReadRopeScaling(*it, c, name));
     // transformers 5 moves the RoPE settings into one "rope_parameters" object.
     if (auto it = j.find("rope_parameters"); it != j.end() && it->is_object()) {
       MERIDIAN_RETURN_IF_ERROR(GetFloat(*it, "rope_theta", &c.rope_theta, name + ": rope_parameters"));
@@ -214,7 +218,8 @@ Result<HfGenerationConfig> HfGenerationConfigFromText(std::string_view text, con
         g.eos_token_ids.push_back(x);
       }
     }
-    for (auto [key, out] : {std::pair{"bos_token_id", &g.bos_token_id}, std::pair{"pad_token_id", &g.pad_token_id}}) {
+    for (auto [key, out] :
+         {std::pair{"bos_token_id", &g.bos_token_id}, std::pair{"pad_token_id", &g.pad_token_id}}) {
       if (auto it = j.find(key); it != j.end() && !it->is_null()) {
         MERIDIAN_ASSIGN_OR_RETURN(int32_t x, id(*it));
         *out = x;

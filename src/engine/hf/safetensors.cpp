@@ -67,7 +67,8 @@ Result<std::string> ReadSmallFile(const std::string& path, uint64_t limit) {
   std::error_code ec;
   uint64_t size = std::filesystem::file_size(path, ec);
   if (ec) return NotFound(path + ": " + ec.message());
-  if (size > limit) return DataLoss(path + ": " + std::to_string(size) + " bytes is too large for an index file");
+  if (size > limit)
+    return DataLoss(path + ": " + std::to_string(size) + " bytes is too large for an index file");
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFound(path + ": cannot open: " + std::strerror(errno));
   std::ostringstream ss;
@@ -95,7 +96,7 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string
     return Status(err == ENOENT ? StatusCode::kNotFound : StatusCode::kInvalidArgument,
                   path + ": cannot open: " + std::strerror(err));
   }
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
     return InvalidArgument(path + ": not a regular file");
@@ -118,7 +119,8 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string
   return file;
 }
 
-Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Parse(std::span<const uint8_t> bytes, std::string name) {
+Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Parse(std::span<const uint8_t> bytes,
+                                                                std::string name) {
   auto file = std::unique_ptr<SafetensorsFile>(new SafetensorsFile());
   file->name_ = std::move(name);
   file->bytes_ = bytes;
@@ -208,8 +210,9 @@ Status SafetensorsFile::ParseAll() {
                         std::to_string(data_size) + "-byte data section (truncated file?)");
       }
       if (*end - *begin != n * elem) {
-        return DataLoss(what + ": " + std::to_string(*end - *begin) + " bytes for shape " + ShapeText(t.shape) +
-                        " of " + t.dtype_name + ", which needs " + std::to_string(n * elem));
+        return DataLoss(what + ": " + std::to_string(*end - *begin) + " bytes for shape " +
+                        ShapeText(t.shape) + " of " + t.dtype_name + ", which needs " +
+                        std::to_string(n * elem));
       }
       t.data = bytes_.subspan(data_begin + *begin, *end - *begin);
       tensors_.push_back(std::move(t));
@@ -226,7 +229,8 @@ Status SafetensorsFile::ParseAll() {
     const SafetensorsTensor& prev = tensors_[i - 1];
     const SafetensorsTensor& cur = tensors_[i];
     if (cur.data.data() < prev.data.data() + prev.data.size()) {
-      return DataLoss(where + "tensors '" + prev.name + "' and '" + cur.name + "' overlap in the data section");
+      return DataLoss(where + "tensors '" + prev.name + "' and '" + cur.name +
+                      "' overlap in the data section");
     }
   }
   for (size_t i = 0; i < tensors_.size(); ++i) index_.emplace(tensors_[i].name, i);
@@ -291,8 +295,9 @@ Result<std::unique_ptr<SafetensorsModel>> SafetensorsModel::Open(const std::stri
   } else if (fs::exists(single_path, ec)) {
     shard_names.push_back("model.safetensors");
   } else {
-    return NotFound(dir + ": no model.safetensors or model.safetensors.index.json (Meridian reads safetensors "
-                          "checkpoints; PyTorch .bin files must be converted first)");
+    return NotFound(dir +
+                    ": no model.safetensors or model.safetensors.index.json (Meridian reads safetensors "
+                    "checkpoints; PyTorch .bin files must be converted first)");
   }
 
   std::map<std::string, const SafetensorsFile*> by_name;
@@ -305,8 +310,8 @@ Result<std::unique_ptr<SafetensorsModel>> SafetensorsModel::Open(const std::stri
     for (const SafetensorsTensor& t : shard->tensors()) {
       auto [it, inserted] = model->index_.emplace(t.name, &t);
       if (!inserted) {
-        return DataLoss(dir + ": tensor '" + t.name + "' appears in two shards (" +
-                        it->second->name + " and " + shard->name() + ")");
+        return DataLoss(dir + ": tensor '" + t.name + "' appears in two shards (" + it->second->name +
+                        " and " + shard->name() + ")");
       }
     }
   }
@@ -348,7 +353,8 @@ const char* SafetensorsDTypeName(DType dtype) {
   return nullptr;
 }
 
-void SafetensorsWriter::AddTensor(const std::string& name, DType dtype, std::vector<int64_t> shape, Filler fill) {
+void SafetensorsWriter::AddTensor(const std::string& name, DType dtype, std::vector<int64_t> shape,
+                                  Filler fill) {
   entries_.push_back({name, dtype, std::move(shape), std::move(fill), std::nullopt});
 }
 
@@ -374,7 +380,8 @@ Status SafetensorsWriter::Write(const std::string& path) {
     }
     const char* dt = SafetensorsDTypeName(e.dtype);
     if (dt == nullptr) {
-      return InvalidArgument(what + ": safetensors has no " + DTypeName(e.dtype) + " dtype (use f32, f16 or bf16)");
+      return InvalidArgument(what + ": safetensors has no " + DTypeName(e.dtype) +
+                             " dtype (use f32, f16 or bf16)");
     }
     uint64_t n = 1;
     for (int64_t d : e.shape) {

@@ -23,10 +23,10 @@ namespace meridian::engine {
 //! One tensor of a safetensors file.
 struct SafetensorsTensor {
   std::string name;
-  std::string dtype_name;        //!< as in the header: "F32", "BF16", "I64", ...
-  std::optional<DType> dtype;    //!< set for the dtypes Meridian reads (F32, F16, BF16)
-  std::vector<int64_t> shape;    //!< outermost first (PyTorch order): [out_features, in_features]
-  std::span<const uint8_t> data; //!< the tensor's bytes inside the mapping
+  std::string dtype_name;         //!< as in the header: "F32", "BF16", "I64", ...
+  std::optional<DType> dtype;     //!< set for the dtypes Meridian reads (F32, F16, BF16)
+  std::vector<int64_t> shape;     //!< outermost first (PyTorch order): [out_features, in_features]
+  std::span<const uint8_t> data;  //!< the tensor's bytes inside the mapping
   int64_t n_elements() const;
 };
 

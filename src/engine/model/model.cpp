@@ -64,10 +64,9 @@ Status QuantizeMatrix(Model& model, WeightTensor& t, DType target, cpu::ThreadPo
   if (target != DType::kQ8_0) {
     return Unimplemented(std::string("load-time conversion to ") + DTypeName(target) + " (only q8_0)");
   }
-  if (t.cols % kQ8BlockSize != 0) {
-    return InvalidArgument("cannot quantize to q8_0: row length " + std::to_string(t.cols) +
-                           " is not a multiple of 32");
-  }
+  // Rows that Q8_0 blocks cannot tile stay in their own type (llama.cpp's quantizer falls back
+  // the same way).
+  if (t.cols % kQ8BlockSize != 0) return Status::Ok();
   uint64_t bytes = *DTypeRowBytes(DType::kQ8_0, t.cols) * static_cast<uint64_t>(t.rows);
   auto* out = reinterpret_cast<BlockQ8_0*>(model.storage_->Allocate(bytes));
   if (out == nullptr) return ResourceExhausted("out of memory quantizing weights");

@@ -33,11 +33,17 @@ const ByteTables& Tables() {
 
 }  // namespace
 
-uint32_t ByteToCodepoint(uint8_t b) { return Tables().to_cp[b]; }
+uint32_t ByteToCodepoint(uint8_t b) {
+  return Tables().to_cp[b];
+}
 
-std::string_view ByteToUtf8(uint8_t b) { return Tables().to_utf8[b]; }
+std::string_view ByteToUtf8(uint8_t b) {
+  return Tables().to_utf8[b];
+}
 
-int CodepointToByte(uint32_t cp) { return cp < 512 ? Tables().from_cp[cp] : -1; }
+int CodepointToByte(uint32_t cp) {
+  return cp < 512 ? Tables().from_cp[cp] : -1;
+}
 
 void ByteLevelEncode(std::string_view raw, std::string& out) {
   const ByteTables& t = Tables();

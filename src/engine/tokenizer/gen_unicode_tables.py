@@ -32,6 +32,7 @@ def main():
     print()
     print("const char kUnicodeTablesVersion[] = \"%s\";" % unicodedata.unidata_version)
     print()
+    print("// clang-format off")
     print("const CodepointRange kCodepointRanges[] = {")
     line = "   "
     for first, last, cls in ranges:
@@ -42,6 +43,7 @@ def main():
         line += item
     print(line)
     print("};")
+    print("// clang-format on")
     print()
     print("const size_t kCodepointRangeCount = sizeof(kCodepointRanges) / sizeof(kCodepointRanges[0]);")
     print()

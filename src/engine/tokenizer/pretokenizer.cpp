@@ -63,7 +63,9 @@ struct CodepointText {
   }
 };
 
-uint32_t AsciiLower(uint32_t c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+uint32_t AsciiLower(uint32_t c) {
+  return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
 
 // 's 't 're 've 'm 'll 'd: returns the match end, or 0.
 size_t MatchContraction(const CodepointText& t, size_t i, bool case_insensitive) {

@@ -39,13 +39,14 @@ Status ValidateVocab(VocabData& vocab) {
                              std::to_string(n) + " tokens");
     }
     for (size_t i = 0; i < n; ++i) {
-      if (std::isnan(vocab.scores[i])) return InvalidArgument("score of token " + std::to_string(i) + " is NaN");
+      if (std::isnan(vocab.scores[i]))
+        return InvalidArgument("score of token " + std::to_string(i) + " is NaN");
     }
   }
   if (!vocab.token_types.empty()) {
     if (vocab.token_types.size() != n) {
-      return InvalidArgument("vocabulary has " + std::to_string(vocab.token_types.size()) + " token types for " +
-                             std::to_string(n) + " tokens");
+      return InvalidArgument("vocabulary has " + std::to_string(vocab.token_types.size()) +
+                             " token types for " + std::to_string(n) + " tokens");
     }
     for (size_t i = 0; i < n; ++i) {
       int32_t& t = vocab.token_types[i];
@@ -61,14 +62,17 @@ Status ValidateVocab(VocabData& vocab) {
   MERIDIAN_RETURN_IF_ERROR(CheckId("unknown-token", vocab.unk_id, n));
   MERIDIAN_RETURN_IF_ERROR(CheckId("padding", vocab.pad_id, n));
   for (int32_t id : vocab.eog_ids) {
-    if (id < 0) return InvalidArgument("vocabulary end-of-generation id " + std::to_string(id) + " is negative");
+    if (id < 0)
+      return InvalidArgument("vocabulary end-of-generation id " + std::to_string(id) + " is negative");
     MERIDIAN_RETURN_IF_ERROR(CheckId("end-of-generation", id, n));
   }
   if (vocab.add_bos && vocab.bos_id < 0) {
-    return InvalidArgument("vocabulary asks for a BOS token at the start of each text but has no BOS token id");
+    return InvalidArgument(
+        "vocabulary asks for a BOS token at the start of each text but has no BOS token id");
   }
   if (vocab.add_eos && vocab.eos_id < 0) {
-    return InvalidArgument("vocabulary asks for an EOS token at the end of each text but has no EOS token id");
+    return InvalidArgument(
+        "vocabulary asks for an EOS token at the end of each text but has no EOS token id");
   }
   if (vocab.kind == TokenizerKind::kBytePairBpe) {
     if (vocab.merges.size() >= static_cast<size_t>(std::numeric_limits<int32_t>::max()) / 4) {
@@ -95,7 +99,8 @@ Result<std::unique_ptr<Tokenizer>> MakeTokenizer(VocabData vocab) {
   if (vocab.kind == TokenizerKind::kSentencePiece) {
     return std::unique_ptr<Tokenizer>(new tokenizer_internal::SpmTokenizer(std::move(vocab)));
   }
-  MERIDIAN_ASSIGN_OR_RETURN(tokenizer_internal::PreTokenizer pre, tokenizer_internal::PreTokenizerForName(vocab.pre));
+  MERIDIAN_ASSIGN_OR_RETURN(tokenizer_internal::PreTokenizer pre,
+                            tokenizer_internal::PreTokenizerForName(vocab.pre));
   return std::unique_ptr<Tokenizer>(new tokenizer_internal::BpeTokenizer(std::move(vocab), pre));
 }
 
@@ -115,7 +120,8 @@ std::string Tokenizer::Decode(std::span<const int32_t> ids, bool strip_leading_s
 
 bool Tokenizer::IsEndOfGeneration(int32_t id) const {
   if (id < 0) return false;
-  return id == vocab_.eos_id || std::find(vocab_.eog_ids.begin(), vocab_.eog_ids.end(), id) != vocab_.eog_ids.end();
+  return id == vocab_.eos_id ||
+         std::find(vocab_.eog_ids.begin(), vocab_.eog_ids.end(), id) != vocab_.eog_ids.end();
 }
 
 IncrementalDetokenizer::IncrementalDetokenizer(const Tokenizer& tokenizer, bool strip_leading_space)
@@ -164,6 +170,8 @@ std::string IncrementalDetokenizer::Push(int32_t id) {
   return Drain(pending_, /*flush=*/false);
 }
 
-std::string IncrementalDetokenizer::Flush() { return Drain(pending_, /*flush=*/true); }
+std::string IncrementalDetokenizer::Flush() {
+  return Drain(pending_, /*flush=*/true);
+}
 
 }  // namespace meridian::engine

@@ -76,16 +76,11 @@ IndexedTokenizer::IndexedTokenizer(VocabData vocab, bool byte_level) : Tokenizer
         }
         [[fallthrough]];  // a "byte" token that does not look like one renders as normal text
       }
-      case TokenType::kNormal:
-        pieces_ += byte_level ? ByteLevelDecode(text) : UnescapeSpmSpaces(text);
-        break;
-      case TokenType::kUserDefined:
-        pieces_ += text;
-        break;
+      case TokenType::kNormal: pieces_ += byte_level ? ByteLevelDecode(text) : UnescapeSpmSpaces(text); break;
+      case TokenType::kUserDefined: pieces_ += text; break;
       case TokenType::kControl:
       case TokenType::kUnknown:
-      case TokenType::kUnused:
-        break;
+      case TokenType::kUnused: break;
     }
   }
   piece_offsets_.push_back(static_cast<uint32_t>(pieces_.size()));
@@ -116,7 +111,8 @@ std::string IndexedTokenizer::TokenBytes(int32_t id, bool render_special) const 
   return std::string(Piece(id));
 }
 
-void IndexedTokenizer::Partition(std::string_view text, bool parse_special, std::vector<Fragment>& out) const {
+void IndexedTokenizer::Partition(std::string_view text, bool parse_special,
+                                 std::vector<Fragment>& out) const {
   out.clear();
   if (text.empty()) return;
   out.push_back({-1, 0, static_cast<uint32_t>(text.size())});
@@ -148,8 +144,9 @@ void IndexedTokenizer::Partition(std::string_view text, bool parse_special, std:
 Result<std::vector<int32_t>> IndexedTokenizer::Encode(std::string_view text, bool add_bos,
                                                       bool parse_special) const {
   if (text.size() > kMaxEncodeBytes) {
-    return InvalidArgument("text of " + std::to_string(text.size()) + " bytes is too long to tokenize (limit " +
-                           std::to_string(kMaxEncodeBytes) + " bytes)");
+    return InvalidArgument("text of " + std::to_string(text.size()) +
+                           " bytes is too long to tokenize (limit " + std::to_string(kMaxEncodeBytes) +
+                           " bytes)");
   }
   if (!IsValidUtf8(text)) return InvalidArgument("text is not valid UTF-8");
   std::vector<int32_t> out;

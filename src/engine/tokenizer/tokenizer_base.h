@@ -50,12 +50,12 @@ class IndexedTokenizer : public Tokenizer {
     return std::string_view(pieces_).substr(piece_offsets_[id], piece_offsets_[id + 1] - piece_offsets_[id]);
   }
 
-  PieceIndex index_;                      //!< token text -> id
-  std::vector<TokenType> types_;          //!< effective type of every token
-  std::string pieces_;                    //!< rendered bytes of all tokens, concatenated
-  std::vector<uint32_t> piece_offsets_;   //!< n_vocab + 1 offsets into pieces_
-  std::vector<int32_t> specials_all_;     //!< control, unknown, user-defined; longest first
-  std::vector<int32_t> specials_user_;    //!< user-defined only; longest first
+  PieceIndex index_;                     //!< token text -> id
+  std::vector<TokenType> types_;         //!< effective type of every token
+  std::string pieces_;                   //!< rendered bytes of all tokens, concatenated
+  std::vector<uint32_t> piece_offsets_;  //!< n_vocab + 1 offsets into pieces_
+  std::vector<int32_t> specials_all_;    //!< control, unknown, user-defined; longest first
+  std::vector<int32_t> specials_user_;   //!< user-defined only; longest first
 };
 
 //! Parses "<0xAB>" into 0xAB; -1 for any other text.

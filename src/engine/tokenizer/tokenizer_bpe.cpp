@@ -116,8 +116,8 @@ Status BpeTokenizer::EncodeWord(std::string_view word, Scratch& scratch, std::ve
   heap.clear();
   for (size_t i = 0; i < word.size(); ++i) {
     const auto index = static_cast<int32_t>(i);
-    symbols.push_back({byte_symbol_[static_cast<uint8_t>(word[i])], static_cast<uint32_t>(i), 1, index - 1,
-                       index + 1});
+    symbols.push_back(
+        {byte_symbol_[static_cast<uint8_t>(word[i])], static_cast<uint32_t>(i), 1, index - 1, index + 1});
   }
   symbols.back().next = -1;
 
@@ -161,7 +161,8 @@ Status BpeTokenizer::EncodeWord(std::string_view word, Scratch& scratch, std::ve
   return Status::Ok();
 }
 
-Status BpeTokenizer::EncodeText(std::string_view text, bool /*after_special*/, std::vector<int32_t>& out) const {
+Status BpeTokenizer::EncodeText(std::string_view text, bool /*after_special*/,
+                                std::vector<int32_t>& out) const {
   Scratch scratch;
   SplitWords(pre_, text, scratch.words);
   for (const WordSpan& w : scratch.words) {

@@ -52,14 +52,16 @@ SpmTokenizer::SpmTokenizer(VocabData vocab) : IndexedTokenizer(std::move(vocab),
   char name[7];
   for (int b = 0; b < 256; ++b) {
     static const char kHex[] = "0123456789ABCDEF";
-    name[0] = '<', name[1] = '0', name[2] = 'x', name[3] = kHex[b >> 4], name[4] = kHex[b & 15], name[5] = '>';
+    name[0] = '<', name[1] = '0', name[2] = 'x', name[3] = kHex[b >> 4], name[4] = kHex[b & 15],
+    name[5] = '>';
     byte_token_[static_cast<size_t>(b)] = Find(std::string_view(name, 6));
   }
   split_at_words_ = true;
   for (int32_t id = 0; id < n_vocab() && split_at_words_; ++id) {
     if (!Mergeable(id)) continue;
     const std::string_view piece = vocab_.tokens[static_cast<size_t>(id)];
-    for (size_t pos = piece.find(kSpmSpace, 1); pos != std::string_view::npos; pos = piece.find(kSpmSpace, pos + 1)) {
+    for (size_t pos = piece.find(kSpmSpace, 1); pos != std::string_view::npos;
+         pos = piece.find(kSpmSpace, pos + 1)) {
       if (pos < kSpmSpace.size() || !IsSpmSpaceAt(piece, pos - kSpmSpace.size())) {
         split_at_words_ = false;
         break;
@@ -171,8 +173,10 @@ void SpmTokenizer::EncodeSegment(std::string_view text, size_t begin, size_t end
     if (vocab_.unk_id < 0) {
       if (s.status.ok()) {
         s.status = InvalidArgument(
-            "text contains a character this vocabulary cannot encode (no piece, no byte pieces and no unknown "
-            "token) at byte " + std::to_string(piece.data() - text.data()) + " of the escaped text");
+            "text contains a character this vocabulary cannot encode (no piece, no byte pieces and no "
+            "unknown "
+            "token) at byte " +
+            std::to_string(piece.data() - text.data()) + " of the escaped text");
       }
       return;
     }

@@ -25,11 +25,14 @@ class SpmTokenizer final : public IndexedTokenizer {
     const TokenType t = type(id);
     return t == TokenType::kNormal || t == TokenType::kUserDefined || t == TokenType::kUnused;
   }
-  float Score(int32_t id) const { return vocab_.scores.empty() ? 0.0f : vocab_.scores[static_cast<size_t>(id)]; }
+  float Score(int32_t id) const {
+    return vocab_.scores.empty() ? 0.0f : vocab_.scores[static_cast<size_t>(id)];
+  }
 
   struct Scratch;  //!< per-Encode state shared by the segments of one text
   //! Merges and emits the escaped text [begin, end).
-  void EncodeSegment(std::string_view text, size_t begin, size_t end, Scratch& s, std::vector<int32_t>& out) const;
+  void EncodeSegment(std::string_view text, size_t begin, size_t end, Scratch& s,
+                     std::vector<int32_t>& out) const;
 
   std::array<int32_t, 256> byte_token_{};  //!< "<0xAB>" token of each byte, or -1
   //! True when no mergeable piece has a "▁" right after another character than "▁" (true of

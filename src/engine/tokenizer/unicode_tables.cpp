@@ -7,6 +7,7 @@ namespace meridian::engine::tokenizer_internal {
 
 const char kUnicodeTablesVersion[] = "14.0.0";
 
+// clang-format off
 const CodepointRange kCodepointRanges[] = {
     {0x30, 0x39, CharClass::kNumber}, {0x41, 0x5A, CharClass::kLetter}, {0x61, 0x7A, CharClass::kLetter},
     {0xAA, 0xAA, CharClass::kLetter}, {0xB2, 0xB3, CharClass::kNumber}, {0xB5, 0xB5, CharClass::kLetter},
@@ -398,6 +399,7 @@ const CodepointRange kCodepointRanges[] = {
     {0x2B820, 0x2CEA1, CharClass::kLetter}, {0x2CEB0, 0x2EBE0, CharClass::kLetter},
     {0x2F800, 0x2FA1D, CharClass::kLetter}, {0x30000, 0x3134A, CharClass::kLetter},
 };
+// clang-format on
 
 const size_t kCodepointRangeCount = sizeof(kCodepointRanges) / sizeof(kCodepointRanges[0]);
 

@@ -31,8 +31,8 @@ Status ReadId(const GgufFile& file, const char* key, size_t n_tokens, int32_t& i
   if (file.Find(key) == nullptr) return Status::Ok();
   MERIDIAN_ASSIGN_OR_RETURN(uint64_t value, file.GetUint(key));
   if (value >= n_tokens) {
-    log::Warn("ignoring out-of-range special token id", {{"file", file.name()}, {"key", key},
-                                                          {"id", static_cast<long long>(value)}});
+    log::Warn("ignoring out-of-range special token id",
+              {{"file", file.name()}, {"key", key}, {"id", static_cast<long long>(value)}});
     return Status::Ok();
   }
   id = static_cast<int32_t>(value);
@@ -50,7 +50,8 @@ Status ReadBool(const GgufFile& file, const char* key, bool& out, bool* present 
 
 Result<VocabData> VocabFromGguf(const GgufFile& file) {
   if (file.Find(kModelKey) == nullptr) {
-    return NotFound(file.name() + ": this GGUF file has no tokenizer (metadata key '" + kModelKey + "' is missing)");
+    return NotFound(file.name() + ": this GGUF file has no tokenizer (metadata key '" + kModelKey +
+                    "' is missing)");
   }
   MERIDIAN_ASSIGN_OR_RETURN(std::string model, file.GetString(kModelKey));
   VocabData v;
@@ -64,12 +65,14 @@ Result<VocabData> VocabFromGguf(const GgufFile& file) {
     v.add_bos = false;
     v.add_space_prefix = false;
   } else {
-    return Unimplemented(file.name() + ": tokenizer model '" + model +
-                         "' is not supported; Meridian supports 'llama' (SentencePiece) and 'gpt2' (byte-level BPE)");
+    return Unimplemented(
+        file.name() + ": tokenizer model '" + model +
+        "' is not supported; Meridian supports 'llama' (SentencePiece) and 'gpt2' (byte-level BPE)");
   }
 
   MERIDIAN_ASSIGN_OR_RETURN(const GgufValue* tokens, FindArray(file, "tokenizer.ggml.tokens", true));
-  if (tokens->array_type != GgufType::kString) return WrongType(file, "tokenizer.ggml.tokens", "an array of strings");
+  if (tokens->array_type != GgufType::kString)
+    return WrongType(file, "tokenizer.ggml.tokens", "an array of strings");
   v.tokens = tokens->str_array;
   const size_t n = v.tokens.size();
   if (n == 0) return DataLoss(file.name() + ": tokenizer.ggml.tokens is empty");
@@ -100,7 +103,8 @@ Result<VocabData> VocabFromGguf(const GgufFile& file) {
   MERIDIAN_ASSIGN_OR_RETURN(const GgufValue* merges,
                             FindArray(file, "tokenizer.ggml.merges", v.kind == TokenizerKind::kBytePairBpe));
   if (merges != nullptr) {
-    if (merges->array_type != GgufType::kString) return WrongType(file, "tokenizer.ggml.merges", "an array of strings");
+    if (merges->array_type != GgufType::kString)
+      return WrongType(file, "tokenizer.ggml.merges", "an array of strings");
     v.merges = merges->str_array;
   }
 
@@ -108,7 +112,8 @@ Result<VocabData> VocabFromGguf(const GgufFile& file) {
     MERIDIAN_ASSIGN_OR_RETURN(v.pre, file.GetString("tokenizer.ggml.pre"));
   }
   // LLaMA-3 vocabularies start every text with <|begin_of_text|> unless the file says otherwise.
-  if (v.kind == TokenizerKind::kBytePairBpe && (v.pre == "llama-bpe" || v.pre == "llama3" || v.pre == "llama-v3")) {
+  if (v.kind == TokenizerKind::kBytePairBpe &&
+      (v.pre == "llama-bpe" || v.pre == "llama3" || v.pre == "llama-v3")) {
     v.add_bos = true;
   }
 

@@ -3,9 +3,8 @@
 // tokenizer_config.json / generation_config.json beside it.
 #include <algorithm>
 #include <limits>
-#include <unordered_map>
-
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/tokenizer/tokenizer_base.h"
@@ -25,7 +24,8 @@ constexpr std::string_view kLlama3Regex =
 constexpr std::string_view kQwen2Regex =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-constexpr std::string_view kGpt2Regex = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+constexpr std::string_view kGpt2Regex =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 // j[key] if j is an object that has it, else null; never copies.
 const json& Member(const json& j, const char* key) {
@@ -88,18 +88,21 @@ Result<std::string> ByteLevelPreName(const std::string& path, const json& pre_to
       regex = JsonString(*pattern, "Regex");
       if (regex.empty()) regex = JsonString(*pattern, "String");
     } else if (type == "Digits" || type == "Whitespace" || type == "Punctuation" || type == "Metaspace") {
-      return Unimplemented(path + ": pre-tokenizer '" + type + "' is not supported with a byte-level BPE model");
+      return Unimplemented(path + ": pre-tokenizer '" + type +
+                           "' is not supported with a byte-level BPE model");
     }
   }
   if (!regex.empty()) {
     if (byte_level_regex) {
-      return Unimplemented(path + ": a Split pre-tokenizer followed by a ByteLevel one that splits again is "
-                                  "not supported");
+      return Unimplemented(path +
+                           ": a Split pre-tokenizer followed by a ByteLevel one that splits again is "
+                           "not supported");
     }
     if (regex == kLlama3Regex) return std::string(ignore_merges ? "llama-bpe" : "smaug-bpe");
     if (regex == kQwen2Regex) return std::string("qwen2");
     if (regex == kGpt2Regex) return std::string("gpt2");
-    return Unimplemented(path + ": pre-tokenizer regex is not one Meridian implements (GPT-2, LLaMA-3, Qwen2): " +
+    return Unimplemented(path +
+                         ": pre-tokenizer regex is not one Meridian implements (GPT-2, LLaMA-3, Qwen2): " +
                          regex.substr(0, 200));
   }
   return std::string("gpt2");
@@ -124,7 +127,8 @@ Result<bool> SentencePieceSpacePrefix(const std::string& path, const json& root)
   }
   for (const json* c : Flatten(Member(root, "pre_tokenizer"), "pretokenizers")) {
     const std::string type = TypeOf(*c);
-    if (type != "Metaspace") return Unimplemented(path + ": pre-tokenizer '" + type + "' is not supported here");
+    if (type != "Metaspace")
+      return Unimplemented(path + ": pre-tokenizer '" + type + "' is not supported here");
     if (JsonString(*c, "replacement") != kSpmSpace) {
       return Unimplemented(path + ": Metaspace replacement other than '\xE2\x96\x81' is not supported");
     }
@@ -157,7 +161,8 @@ std::vector<float> ScoresFromMerges(const VocabData& v, const std::unordered_map
   }
   for (size_t i = 0; i < v.tokens.size(); ++i) {
     const std::string& t = v.tokens[i];
-    const bool single_char = !t.empty() && tokenizer_internal::Utf8SequenceLength(static_cast<uint8_t>(t[0])) >= t.size();
+    const bool single_char =
+        !t.empty() && tokenizer_internal::Utf8SequenceLength(static_cast<uint8_t>(t[0])) >= t.size();
     if (!formed[i] && !single_char) scores[i] = -1e30f;
   }
   return scores;
@@ -176,9 +181,11 @@ Result<VocabData> ParseTokenizerJson(const std::string& path, const json& root) 
   std::unordered_map<std::string, int32_t> ids;
   int64_t n = 0;
   for (auto it = vocab_it->begin(); it != vocab_it->end(); ++it) {
-    if (!it.value().is_number_integer()) return DataLoss(path + ": model.vocab['" + it.key() + "'] is not an id");
+    if (!it.value().is_number_integer())
+      return DataLoss(path + ": model.vocab['" + it.key() + "'] is not an id");
     const int64_t id = it.value().get<int64_t>();
-    if (id < 0 || id >= (int64_t{1} << 30)) return DataLoss(path + ": token id " + std::to_string(id) + " out of range");
+    if (id < 0 || id >= (int64_t{1} << 30))
+      return DataLoss(path + ": token id " + std::to_string(id) + " out of range");
     n = std::max(n, id + 1);
   }
   const json& added_member = Member(root, "added_tokens");
@@ -190,7 +197,8 @@ Result<VocabData> ParseTokenizerJson(const std::string& path, const json& root) 
       return DataLoss(path + ": added_tokens entries need an integer 'id' and a string 'content'");
     }
     const int64_t id = a["id"].get<int64_t>();
-    if (id < 0 || id >= (int64_t{1} << 30)) return DataLoss(path + ": token id " + std::to_string(id) + " out of range");
+    if (id < 0 || id >= (int64_t{1} << 30))
+      return DataLoss(path + ": token id " + std::to_string(id) + " out of range");
     n = std::max(n, id + 1);
   }
   v.tokens.assign(static_cast<size_t>(n), std::string());
@@ -238,19 +246,22 @@ Result<VocabData> ParseTokenizerJson(const std::string& path, const json& root) 
   const json& pre_tokenizer = Member(root, "pre_tokenizer");
   const json& decoder = Member(root, "decoder");
   bool byte_level = false;
-  for (const json* c : Flatten(pre_tokenizer, "pretokenizers")) byte_level = byte_level || TypeOf(*c) == "ByteLevel";
+  for (const json* c : Flatten(pre_tokenizer, "pretokenizers"))
+    byte_level = byte_level || TypeOf(*c) == "ByteLevel";
   for (const json* c : Flatten(decoder, "decoders")) byte_level = byte_level || TypeOf(*c) == "ByteLevel";
 
   if (byte_level) {
     v.kind = TokenizerKind::kBytePairBpe;
     v.add_space_prefix = false;
     v.add_bos = false;
-    MERIDIAN_ASSIGN_OR_RETURN(v.pre, ByteLevelPreName(path, pre_tokenizer, JsonBool(model, "ignore_merges", false)));
+    MERIDIAN_ASSIGN_OR_RETURN(v.pre,
+                              ByteLevelPreName(path, pre_tokenizer, JsonBool(model, "ignore_merges", false)));
   } else {
     v.kind = TokenizerKind::kSentencePiece;
     if (!JsonBool(model, "byte_fallback", false) && v.unk_id < 0) {
-      return Unimplemented(path + ": BPE model is neither byte-level nor SentencePiece-style (no byte_fallback, "
-                                  "no unk_token)");
+      return Unimplemented(path +
+                           ": BPE model is neither byte-level nor SentencePiece-style (no byte_fallback, "
+                           "no unk_token)");
     }
     MERIDIAN_ASSIGN_OR_RETURN(v.add_space_prefix, SentencePieceSpacePrefix(path, root));
     for (size_t i = 0; i < v.tokens.size(); ++i) {
@@ -293,7 +304,8 @@ Result<VocabData> VocabFromTokenizerJson(const std::string& tokenizer_json_path)
   try {
     MERIDIAN_ASSIGN_OR_RETURN(std::string text, tokenizer_internal::ReadWholeFile(path));
     const json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (root.is_discarded() || !root.is_object()) return DataLoss(path + ": not a valid tokenizer.json (bad JSON)");
+    if (root.is_discarded() || !root.is_object())
+      return DataLoss(path + ": not a valid tokenizer.json (bad JSON)");
     MERIDIAN_ASSIGN_OR_RETURN(VocabData v, ParseTokenizerJson(path, root));
     MERIDIAN_ASSIGN_OR_RETURN(tokenizer_internal::HfTokenizerConfig config,
                               tokenizer_internal::ReadHfConfigsBeside(path));

@@ -76,8 +76,7 @@ class WireReader {
         uint32_t ignored;
         return Fixed32(ignored);
       }
-      default:
-        return Corrupt("unsupported wire type " + std::to_string(wire_type));
+      default: return Corrupt("unsupported wire type " + std::to_string(wire_type));
     }
   }
 
@@ -89,7 +88,8 @@ class WireReader {
   }
 
   Status Corrupt(const std::string& what) const {
-    return DataLoss(path_ + ": not a valid SentencePiece model: " + what + " at byte " + std::to_string(pos_));
+    return DataLoss(path_ + ": not a valid SentencePiece model: " + what + " at byte " +
+                    std::to_string(pos_));
   }
 
  private:
@@ -113,7 +113,9 @@ struct NormalizerSpec {
 };
 
 // int32 fields are varints of the sign-extended 64-bit value.
-int32_t AsInt32(uint64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(v)); }
+int32_t AsInt32(uint64_t v) {
+  return static_cast<int32_t>(static_cast<uint32_t>(v));
+}
 
 Status ParsePiece(std::string_view bytes, const std::string& path, VocabData& v) {
   WireReader r(bytes, path);
@@ -141,7 +143,8 @@ Status ParsePiece(std::string_view bytes, const std::string& path, VocabData& v)
     }
   }
   if (type < 1 || type > 6) {
-    return DataLoss(path + ": piece " + std::to_string(v.tokens.size()) + " has unknown type " + std::to_string(type));
+    return DataLoss(path + ": piece " + std::to_string(v.tokens.size()) + " has unknown type " +
+                    std::to_string(type));
   }
   v.tokens.emplace_back(piece);
   v.scores.push_back(score);
@@ -199,7 +202,9 @@ Status ParseNormalizerSpec(std::string_view bytes, const std::string& path, Norm
   return Status::Ok();
 }
 
-int32_t IdOrNone(int32_t id, size_t n) { return id >= 0 && static_cast<size_t>(id) < n ? id : -1; }
+int32_t IdOrNone(int32_t id, size_t n) {
+  return id >= 0 && static_cast<size_t>(id) < n ? id : -1;
+}
 
 }  // namespace
 
@@ -235,7 +240,8 @@ Result<VocabData> ParseSentencePieceModel(std::string_view bytes, const std::str
   if (!has_trainer) return DataLoss(path + ": not a valid SentencePiece model: trainer_spec is missing");
   if (trainer.model_type != 2) {
     const char* names[] = {"?", "UNIGRAM", "BPE", "WORD", "CHAR"};
-    const char* type_name = trainer.model_type >= 1 && trainer.model_type <= 4 ? names[trainer.model_type] : "unknown";
+    const char* type_name =
+        trainer.model_type >= 1 && trainer.model_type <= 4 ? names[trainer.model_type] : "unknown";
     return Unimplemented(path + ": SentencePiece model_type " + type_name +
                          " is not supported; only BPE models (spm_train --model_type=bpe) can be served");
   }
@@ -244,12 +250,14 @@ Result<VocabData> ParseSentencePieceModel(std::string_view bytes, const std::str
                          "' is not supported; train with --normalization_rule_name=identity");
   }
   if (normalizer.remove_extra_whitespaces) {
-    return Unimplemented(path + ": SentencePiece models that remove extra whitespace are not supported; train "
-                                "with --remove_extra_whitespaces=false");
+    return Unimplemented(path +
+                         ": SentencePiece models that remove extra whitespace are not supported; train "
+                         "with --remove_extra_whitespaces=false");
   }
   if (!normalizer.escape_whitespaces || trainer.treat_whitespace_as_suffix) {
-    return Unimplemented(path + ": SentencePiece models without whitespace escaping, or with whitespace as a "
-                                "suffix, are not supported");
+    return Unimplemented(path +
+                         ": SentencePiece models without whitespace escaping, or with whitespace as a "
+                         "suffix, are not supported");
   }
   const size_t n = v.tokens.size();
   v.add_space_prefix = normalizer.add_dummy_prefix;

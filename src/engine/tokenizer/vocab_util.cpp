@@ -7,10 +7,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace meridian::engine::tokenizer_internal {
 namespace {
@@ -18,9 +17,18 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kKnownEndOfGeneration[] = {
-    "<|eot_id|>", "<|eom_id|>",    "<|im_end|>",      "<|end|>",
-    "<end_of_turn>", "<|endoftext|>", "<EOT>",         "<|end_of_text|>",
-    "<\xEF\xBD\x9C" "end\xE2\x96\x81" "of\xE2\x96\x81" "sentence\xEF\xBD\x9C>",  // DeepSeek
+    "<|eot_id|>",
+    "<|eom_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<EOT>",
+    "<|end_of_text|>",
+    "<\xEF\xBD\x9C"
+    "end\xE2\x96\x81"
+    "of\xE2\x96\x81"
+    "sentence\xEF\xBD\x9C>",  // DeepSeek
 };
 
 // A special-token entry of tokenizer_config.json: "text", {"content": "text", ...} or null.
@@ -94,8 +102,10 @@ Result<HfTokenizerConfig> ReadHfConfigsBeside(const std::string& path) {
     config.eos_token = TokenText(j, "eos_token");
     config.unk_token = TokenText(j, "unk_token");
     config.pad_token = TokenText(j, "pad_token");
-    if (auto it = j.find("add_bos_token"); it != j.end() && it->is_boolean()) config.add_bos = it->get<bool>();
-    if (auto it = j.find("add_eos_token"); it != j.end() && it->is_boolean()) config.add_eos = it->get<bool>();
+    if (auto it = j.find("add_bos_token"); it != j.end() && it->is_boolean())
+      config.add_bos = it->get<bool>();
+    if (auto it = j.find("add_eos_token"); it != j.end() && it->is_boolean())
+      config.add_eos = it->get<bool>();
     if (auto it = j.find("chat_template"); it != j.end()) {
       if (it->is_string()) {
         config.chat_template = it->get<std::string>();
@@ -105,7 +115,8 @@ Result<HfTokenizerConfig> ReadHfConfigsBeside(const std::string& path) {
           auto name = entry.find("name");
           auto tmpl = entry.find("template");
           if (tmpl == entry.end() || !tmpl->is_string()) continue;
-          const bool is_default = name != entry.end() && name->is_string() && name->get<std::string>() == "default";
+          const bool is_default =
+              name != entry.end() && name->is_string() && name->get<std::string>() == "default";
           if (config.chat_template.empty() || is_default) config.chat_template = tmpl->get<std::string>();
           if (is_default) break;
         }

@@ -243,7 +243,8 @@ TEST(GgufExport, Q8_0EqualsQuantizeRowOfTheSource) {
   const GgufTensorInfo* up = f16->FindTensor("blk.1.ffn_up.weight");
   ASSERT_EQ(up->dtype, DType::kF16);
   std::vector<float> row(64);
-  cpu::DequantizeRow(DType::kQ8_0, f->TensorData(*f->FindTensor("blk.1.ffn_up.weight")).data(), row.data(), 64);
+  cpu::DequantizeRow(DType::kQ8_0, f->TensorData(*f->FindTensor("blk.1.ffn_up.weight")).data(), row.data(),
+                     64);
   uint16_t h;
   std::memcpy(&h, f16->TensorData(*up).data() + 2 * 7, 2);
   EXPECT_EQ(h, Fp32ToFp16(row[7]));

@@ -87,8 +87,8 @@ TEST(HfCheckpoint, WeightsAreViewsPermutationsAndConversions) {
   const uint64_t row_bytes = k->row_bytes();
   for (int64_t r = 0; r < k->rows; ++r) {
     const int64_t from = convert::HfRowForGgufRow(r, 16);
-    EXPECT_EQ(std::memcmp(static_cast<const uint8_t*>(k->data) + r * row_bytes, hf_k->data.data() + from * row_bytes,
-                          row_bytes),
+    EXPECT_EQ(std::memcmp(static_cast<const uint8_t*>(k->data) + r * row_bytes,
+                          hf_k->data.data() + from * row_bytes, row_bytes),
               0)
         << r;
   }

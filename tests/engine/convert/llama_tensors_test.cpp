@@ -57,8 +57,9 @@ TEST(LlamaTensors, TableHasEveryTensorWithItsShape) {
 
 TEST(LlamaTensors, RejectsNamesOutsideTheModel) {
   LlamaConfig c = SmallConfig();
-  for (const char* bad : {"blk.2.attn_q.weight", "blk.01.attn_q.weight", "blk.-1.attn_q.weight", "blk..attn_q.weight",
-                          "blk.0.attn_qkv.weight", "blk.0", "output", "rope_freqs.weight", ""}) {
+  for (const char* bad :
+       {"blk.2.attn_q.weight", "blk.01.attn_q.weight", "blk.-1.attn_q.weight", "blk..attn_q.weight",
+        "blk.0.attn_qkv.weight", "blk.0", "output", "rope_freqs.weight", ""}) {
     EXPECT_FALSE(FindLlamaTensor(c, bad).has_value()) << bad;
   }
   c.tied_embeddings = true;
@@ -76,7 +77,8 @@ TEST(QkPermutation, MatchesLlamaCppConvertScript) {
       for (int64_t j = 0; j < 2; ++j) expected.push_back(h * hd + j * (hd / 2) + i);
     }
   }
-  EXPECT_EQ(std::vector<int64_t>(expected.begin(), expected.begin() + 8), (std::vector<int64_t>{0, 4, 1, 5, 2, 6, 3, 7}));
+  EXPECT_EQ(std::vector<int64_t>(expected.begin(), expected.begin() + 8),
+            (std::vector<int64_t>{0, 4, 1, 5, 2, 6, 3, 7}));
   for (int64_t g = 0; g < n_head * hd; ++g) {
     EXPECT_EQ(convert::HfRowForGgufRow(g, hd), expected[static_cast<size_t>(g)]) << g;
     EXPECT_EQ(convert::GgufRowForHfRow(expected[static_cast<size_t>(g)], hd), g) << g;
@@ -100,9 +102,8 @@ TEST(ParallelRows, CoversEveryRowOnceAndReportsErrors) {
     EXPECT_EQ(std::accumulate(hits.begin(), hits.end(), 0), 1000);
     EXPECT_EQ(*std::max_element(hits.begin(), hits.end()), 1);
   }
-  Status s = convert::ParallelRows(100, 4, 1, [](int64_t b, int64_t) {
-    return b == 0 ? Status::Ok() : Internal("range failed");
-  });
+  Status s = convert::ParallelRows(
+      100, 4, 1, [](int64_t b, int64_t) { return b == 0 ? Status::Ok() : Internal("range failed"); });
   EXPECT_EQ(s.code(), StatusCode::kInternal);
 }
 

@@ -11,7 +11,9 @@
 namespace meridian::engine {
 namespace {
 
-Result<LlamaConfig> Parse(const std::string& text) { return LlamaConfigFromHfJsonText(text, "config.json"); }
+Result<LlamaConfig> Parse(const std::string& text) {
+  return LlamaConfigFromHfJsonText(text, "config.json");
+}
 
 void ExpectError(const std::string& text, StatusCode code, const char* part) {
   auto r = Parse(text);
@@ -55,7 +57,8 @@ TEST(HfConfig, MistralSlidingWindowCapsTheContext) {
   EXPECT_EQ(r->n_kv_heads, 8);
   EXPECT_EQ(r->context_length, 4096);
   // Mistral 7B v0.2 has no window: the whole context stays.
-  auto v2 = Parse(R"({"architectures": ["MistralForCausalLM"], "hidden_size": 4096, "intermediate_size": 14336,
+  auto v2 =
+      Parse(R"({"architectures": ["MistralForCausalLM"], "hidden_size": 4096, "intermediate_size": 14336,
     "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
     "max_position_embeddings": 32768, "sliding_window": null, "rope_theta": 1000000.0, "vocab_size": 32000})");
   ASSERT_TRUE(v2.ok()) << v2.status().ToString();
@@ -95,7 +98,8 @@ TEST(HfConfig, LinearScalingTiedEmbeddingsAndExplicitHeadDim) {
   EXPECT_FLOAT_EQ(r->rope_factor, 4.0f);
   EXPECT_EQ(r->context_length, 2048);  // transformers' default max_position_embeddings
   // rope_type "default" is no scaling.
-  auto d = Parse(R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
+  auto d =
+      Parse(R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
     "num_attention_heads": 4, "vocab_size": 300, "rope_scaling": {"rope_type": "default"}})");
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_EQ(d->rope_scaling, RopeScalingType::kNone);
@@ -105,10 +109,13 @@ TEST(HfConfig, RefusesUnsupportedModels) {
   ExpectError(R"({"architectures": ["GPT2LMHeadModel"], "vocab_size": 5})", StatusCode::kUnimplemented,
               "GPT2LMHeadModel");
   ExpectError(R"({"model_type": "qwen2", "vocab_size": 5})", StatusCode::kUnimplemented, "LlamaForCausalLM");
-  const std::string base = R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
+  const std::string base =
+      R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
     "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 300, )";
-  ExpectError(base + R"("rope_scaling": {"rope_type": "yarn", "factor": 4.0}})", StatusCode::kUnimplemented, "yarn");
-  ExpectError(base + R"("rope_scaling": {"type": "dynamic", "factor": 2.0}})", StatusCode::kUnimplemented, "dynamic");
+  ExpectError(base + R"("rope_scaling": {"rope_type": "yarn", "factor": 4.0}})", StatusCode::kUnimplemented,
+              "yarn");
+  ExpectError(base + R"("rope_scaling": {"type": "dynamic", "factor": 2.0}})", StatusCode::kUnimplemented,
+              "dynamic");
   ExpectError(base + R"("attention_bias": true})", StatusCode::kUnimplemented, "attention_bias");
   ExpectError(base + R"("mlp_bias": true})", StatusCode::kUnimplemented, "mlp_bias");
   ExpectError(base + R"("hidden_act": "gelu"})", StatusCode::kUnimplemented, "gelu");
@@ -119,21 +126,26 @@ TEST(HfConfig, RefusesMalformedConfigs) {
   ExpectError("[]", StatusCode::kInvalidArgument, "not a JSON object");
   const std::string arch = R"({"architectures": ["LlamaForCausalLM"], )";
   ExpectError(arch + R"("intermediate_size": 128, "num_hidden_layers": 1, "num_attention_heads": 4,
-    "vocab_size": 300})", StatusCode::kInvalidArgument, "'hidden_size' is missing");
+    "vocab_size": 300})",
+              StatusCode::kInvalidArgument, "'hidden_size' is missing");
   ExpectError(arch + R"("hidden_size": "64", "intermediate_size": 128, "num_hidden_layers": 1,
-    "num_attention_heads": 4, "vocab_size": 300})", StatusCode::kInvalidArgument, "must be an integer");
+    "num_attention_heads": 4, "vocab_size": 300})",
+              StatusCode::kInvalidArgument, "must be an integer");
   ExpectError(arch + R"("hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
-    "num_attention_heads": 0, "vocab_size": 300})", StatusCode::kInvalidArgument, "out of range");
+    "num_attention_heads": 0, "vocab_size": 300})",
+              StatusCode::kInvalidArgument, "out of range");
   ExpectError(arch + R"("hidden_size": 18446744073709551615, "intermediate_size": 128, "num_hidden_layers": 1,
-    "num_attention_heads": 4, "vocab_size": 300})", StatusCode::kInvalidArgument, "too large");
+    "num_attention_heads": 4, "vocab_size": 300})",
+              StatusCode::kInvalidArgument, "too large");
   ExpectError(arch + R"("hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
-    "num_attention_heads": 4, "vocab_size": 300, "rms_norm_eps": "small"})", StatusCode::kInvalidArgument,
-              "must be a number");
+    "num_attention_heads": 4, "vocab_size": 300, "rms_norm_eps": "small"})",
+              StatusCode::kInvalidArgument, "must be a number");
   ExpectError(arch + R"("hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
-    "num_attention_heads": 4, "vocab_size": 300, "rope_theta": 1e300})", StatusCode::kInvalidArgument, "finite");
+    "num_attention_heads": 4, "vocab_size": 300, "rope_theta": 1e300})",
+              StatusCode::kInvalidArgument, "finite");
   ExpectError(arch + R"("hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
-    "num_attention_heads": 4, "vocab_size": 300, "tie_word_embeddings": 1})", StatusCode::kInvalidArgument,
-              "true or false");
+    "num_attention_heads": 4, "vocab_size": 300, "tie_word_embeddings": 1})",
+              StatusCode::kInvalidArgument, "true or false");
   ExpectError(arch + R"("hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
     "num_attention_heads": 4, "vocab_size": 300, "rope_scaling": {"type": "linear"}})",
               StatusCode::kInvalidArgument, "factor");
@@ -145,7 +157,8 @@ TEST(HfConfig, ReadsFilesAndDirectories) {
   const fs::path dir = fs::temp_directory_path() / ("meridian_hfcfg_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   std::ofstream(dir / "config.json") << kLlama2;
-  std::ofstream(dir / "generation_config.json") << R"({"eos_token_id": 2, "bos_token_id": 1, "do_sample": true,
+  std::ofstream(dir / "generation_config.json")
+      << R"({"eos_token_id": 2, "bos_token_id": 1, "do_sample": true,
     "temperature": 0.6, "top_p": 0.9, "transformers_version": "4.31.0"})";
   auto by_dir = LlamaConfigFromHfJson(dir.string());
   auto by_file = LlamaConfigFromHfJson((dir / "config.json").string());
@@ -165,7 +178,8 @@ TEST(HfConfig, ReadsFilesAndDirectories) {
 }
 
 TEST(HfGenerationConfig, EosListsAndTypeErrors) {
-  auto g = HfGenerationConfigFromText(R"({"eos_token_id": [128001, 128009], "top_k": 40, "pad_token_id": null})");
+  auto g =
+      HfGenerationConfigFromText(R"({"eos_token_id": [128001, 128009], "top_k": 40, "pad_token_id": null})");
   ASSERT_TRUE(g.ok()) << g.status().ToString();
   EXPECT_EQ(g->eos_token_ids, (std::vector<int32_t>{128001, 128009}));
   EXPECT_EQ(g->top_k, 40);

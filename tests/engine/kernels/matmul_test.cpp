@@ -94,7 +94,7 @@ struct Shape {
 };
 
 // Shapes with rows not a multiple of any tile or thread count, and k from one block to 4096.
-const Shape kShapes[] = {{1, 32}, {7, 96}, {13, 288}, {37, 2048}, {5, 4096}};
+const Shape kShapes[] = {{1, 32}, {7, 96}, {13, 288}, {37, 1024}, {5, 4096}};
 // m covering every narrow tile size and the wide slabs of both ISAs (8 and 16 rows) with tails.
 const int64_t kMs[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 15, 16, 17, 21, 24, 33};
 const DType kDTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0};
@@ -110,7 +110,9 @@ TEST_P(MatMulIsa, MatchesReferenceForAllDtypesAndShapes) {
     for (const Shape& s : kShapes) {
       const Weights w = MakeWeights(dtype, s.rows, s.k, ++seed);
       for (int64_t m : kMs) {
-        if (s.k >= 2048 && m > 17) continue;  // keeps the scalar reference quick under sanitizers
+        // Large k with a subset of m (narrow, wide and mixed slabs), to stay quick under sanitizers.
+        if (s.k >= 1024 && m > 17) continue;
+        if (s.k >= 4096 && m != 1 && m != 7 && m != 8 && m != 17) continue;
         const std::vector<float> x = RandomFloats(static_cast<size_t>(m * s.k), ++seed, 2.0f);
         const int64_t ldy = s.rows + 3;
         std::vector<float> ref(static_cast<size_t>(m * ldy), kSentinel);
@@ -167,7 +169,7 @@ TEST_P(MatMulIsa, Q8MatchesFloatProductOfDequantizedOperands) {
 TEST_P(MatMulIsa, ResultsDoNotDependOnTheThreadCount) {
   MERIDIAN_SKIP_UNLESS_SUPPORTED(GetParam());
   IsaGuard guard(GetParam());
-  const int64_t rows = 301, k = 512;
+  const int64_t rows = 101, k = 256;
   ThreadPool one(1), two(2), five(5);
   for (DType dtype : kDTypes) {
     const Weights w = MakeWeights(dtype, rows, k, 21);

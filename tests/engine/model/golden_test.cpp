@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -38,11 +39,12 @@ constexpr double kF16Tolerance = 5e-3;
 // Q8_0: weights rounded to 8 bits per 32-value block (relative step 1/127 of the block maximum)
 // and activations quantized the same way for the integer dot products. Emulated in PyTorch on
 // these models (GGML's Q8_0 rounding of weights and activations) the logits move by 1.3% to 3.7%
-// of the largest logit; 8% bounds that with margin and still fails on any structural error.
+// of the largest logit, and Meridian's CPU backend measures 1.8% to 4.3%; 8% bounds that with
+// margin and still fails on any structural error.
 constexpr double kQ8Tolerance = 8e-2;
 // Q8_0 greedy criterion: with teacher forcing (the golden continuation fed in, so that one
 // early flip does not change every later context), the Q8_0 model's argmax must equal the
-// golden token at >= 28 of the 32 steps (the emulation gets 30 to 32), and free-running greedy
+// golden token at >= 28 of the 32 steps (the emulation and the backend get 30 to 32), and free-running greedy
 // decoding must reproduce at least the first 4 golden tokens. Flips only happen where the golden
 // top-2 margin is below the quantization noise, which these seeds keep rare.
 constexpr int kQ8MinTeacherForcedAgreement = 28;
@@ -96,7 +98,9 @@ Golden LoadGolden(const std::string& path) {
   return g;
 }
 
-int32_t Argmax(const float* x, int32_t n) { return static_cast<int32_t>(std::max_element(x, x + n) - x); }
+int32_t Argmax(const float* x, int32_t n) {
+  return static_cast<int32_t>(std::max_element(x, x + n) - x);
+}
 
 struct RunResult {
   std::vector<float> prompt_logits;     //!< every prompt position
@@ -106,8 +110,8 @@ struct RunResult {
 
 //! Runs the prompt with logits for every position, then decodes `n` greedy tokens one step at a
 //! time. With `forced`, a second sequence feeds those tokens instead and records each argmax.
-RunResult Run(const Model& model, const std::vector<int32_t>& prompt, size_t n,
-              const std::vector<int32_t>* forced = nullptr) {
+RunResult RunModel(const Model& model, const std::vector<int32_t>& prompt, size_t n,
+                   const std::vector<int32_t>* forced = nullptr) {
   RunResult out;
   BackendOptions options;
   options.n_threads = 2;
@@ -123,8 +127,8 @@ RunResult Run(const Model& model, const std::vector<int32_t>& prompt, size_t n,
   std::vector<int32_t> table(2 * blocks_per_seq);
   for (size_t i = 0; i < table.size(); ++i) table[i] = static_cast<int32_t>(i);
 
-  auto decode = [&](std::span<const int32_t> blocks, const std::vector<int32_t>* feed, std::vector<int32_t>& got,
-                    std::vector<float>* prompt_logits) {
+  auto decode = [&](std::span<const int32_t> blocks, const std::vector<int32_t>* feed,
+                    std::vector<int32_t>& got, std::vector<float>* prompt_logits) {
     std::vector<float> logits(prompt.size() * static_cast<size_t>(n_vocab));
     SequenceStep step{prompt, 0, blocks, LogitsMode::kAll};
     Status s = b.Forward(std::span<const SequenceStep>(&step, 1), logits.data());
@@ -135,8 +139,8 @@ RunResult Run(const Model& model, const std::vector<int32_t>& prompt, size_t n,
     std::vector<float> last(static_cast<size_t>(n_vocab));
     for (size_t i = 1; i < n; ++i) {
       const int32_t input = feed != nullptr ? (*feed)[i - 1] : token;
-      SequenceStep next{std::span<const int32_t>(&input, 1), static_cast<int32_t>(prompt.size() + i - 1), blocks,
-                        LogitsMode::kLast};
+      SequenceStep next{std::span<const int32_t>(&input, 1), static_cast<int32_t>(prompt.size() + i - 1),
+                        blocks, LogitsMode::kLast};
       s = b.Forward(std::span<const SequenceStep>(&next, 1), last.data());
       ASSERT_TRUE(s.ok()) << s.ToString();
       token = Argmax(last.data(), n_vocab);
@@ -145,17 +149,25 @@ RunResult Run(const Model& model, const std::vector<int32_t>& prompt, size_t n,
   };
   decode(std::span<const int32_t>(table.data(), blocks_per_seq), nullptr, out.greedy, &out.prompt_logits);
   if (forced != nullptr) {
-    decode(std::span<const int32_t>(table.data() + blocks_per_seq, blocks_per_seq), forced, out.teacher_forced,
-           nullptr);
+    decode(std::span<const int32_t>(table.data() + blocks_per_seq, blocks_per_seq), forced,
+           out.teacher_forced, nullptr);
   }
   return out;
+}
+
+//! For RecordProperty (the measured errors land in --gtest_output=xml reports).
+std::string FormatError(double err) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3g", err);
+  return buf;
 }
 
 //! max |a - golden| / max |golden|.
 double RelativeError(const std::vector<float>& a, const std::vector<float>& golden, double max_abs) {
   if (a.size() != golden.size()) return INFINITY;
   double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(a[i]) - golden[i]));
+  for (size_t i = 0; i < a.size(); ++i)
+    worst = std::max(worst, std::fabs(static_cast<double>(a[i]) - golden[i]));
   return worst / max_abs;
 }
 
@@ -163,7 +175,8 @@ class TempDir {
  public:
   TempDir() {
     static int counter = 0;
-    path_ = fs::temp_directory_path() / ("meridian_golden_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    path_ = fs::temp_directory_path() /
+            ("meridian_golden_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     fs::create_directories(path_);
   }
   ~TempDir() { fs::remove_all(path_); }
@@ -203,15 +216,17 @@ TEST_P(GoldenTest, BothFormatsMatchTheReference) {
     ASSERT_NE(model, nullptr);
     ASSERT_EQ(model->config().n_vocab, g.spec.config.n_vocab);
     EXPECT_EQ(model->config().tied_embeddings, g.spec.config.tied_embeddings);
-    RunResult r = Run(*model, g.prompt, g.greedy.size());
+    RunResult r = RunModel(*model, g.prompt, g.greedy.size());
     const double err = RelativeError(r.prompt_logits, g.logits, g.max_abs_logit);
     EXPECT_LE(err, tolerance) << "max |logit error| / max |logit| over " << g.prompt.size() << " positions";
+    RecordProperty(f == 0 ? "gguf_relative_error" : "hf_relative_error", FormatError(err));
     EXPECT_EQ(r.greedy, g.greedy) << "greedy continuation differs";
     per_format[f++] = std::move(r.prompt_logits);
   }
   double max_abs = 0;
   for (float v : per_format[0]) max_abs = std::max(max_abs, static_cast<double>(std::fabs(v)));
-  EXPECT_LE(RelativeError(per_format[1], per_format[0], max_abs), kFormatTolerance) << "GGUF and HF logits differ";
+  EXPECT_LE(RelativeError(per_format[1], per_format[0], max_abs), kFormatTolerance)
+      << "GGUF and HF logits differ";
 }
 
 TEST_P(GoldenTest, Q8_0StaysClose) {
@@ -226,15 +241,19 @@ TEST_P(GoldenTest, Q8_0StaysClose) {
   quantize.quantize = DType::kQ8_0;
   // Quantized at load time from the HF f32 weights, and quantized by the generator: both hold
   // the same Q8_0 blocks (QuantizeRowQ8_0 of the same f32 rows).
-  for (const auto& [path, options] : {std::pair{dir / "hf", quantize}, std::pair{dir / "q8.gguf", LoadOptions{}}}) {
+  for (const auto& [path, options] :
+       {std::pair{dir / "hf", quantize}, std::pair{dir / "q8.gguf", LoadOptions{}}}) {
     SCOPED_TRACE(g.file + " as Q8_0 from " + path);
     auto model = LoadOrFail(path, options);
-    ASSERT_NE(model, nullptr);
+    if (model == nullptr) continue;  // LoadOrFail reported why
     EXPECT_EQ(model->main_dtype(), DType::kQ8_0);
-    RunResult r = Run(*model, g.prompt, g.greedy.size(), &g.greedy);
-    EXPECT_LE(RelativeError(r.prompt_logits, g.logits, g.max_abs_logit), kQ8Tolerance);
+    RunResult r = RunModel(*model, g.prompt, g.greedy.size(), &g.greedy);
+    const double err = RelativeError(r.prompt_logits, g.logits, g.max_abs_logit);
+    EXPECT_LE(err, kQ8Tolerance);
     int agree = 0;
     for (size_t i = 0; i < g.greedy.size(); ++i) agree += r.teacher_forced[i] == g.greedy[i];
+    RecordProperty("q8_relative_error", FormatError(err));
+    RecordProperty("q8_teacher_forced_agreement", agree);
     EXPECT_GE(agree, kQ8MinTeacherForcedAgreement) << "teacher-forced argmax agreement";
     size_t prefix = 0;
     while (prefix < g.greedy.size() && r.greedy[prefix] == g.greedy[prefix]) ++prefix;

@@ -194,20 +194,45 @@ TEST(ChatTemplate, RecursionAndNestingAreBounded) {
   ExpectError(sum + " }}", StatusCode::kInvalidArgument, "levels deep");
 }
 
+//! Renders with small limits so that runaway templates fail fast even under sanitizers.
+Status ErrorWithSmallLimits(const std::string& source) {
+  jinja::TemplateLimits limits;
+  limits.max_steps = 100'000;
+  limits.max_work_bytes = 4u << 20;
+  limits.max_output_bytes = 1u << 20;
+  Result<jinja::Template> t = jinja::Template::Parse(source, limits);
+  if (!t.ok()) return t.status();
+  Result<std::string> out = t->Render(nlohmann::ordered_json::object());
+  return out.ok() ? Status::Ok() : out.status();
+}
+
+void ExpectLimit(const std::string& source, StatusCode code, const std::string& fragment) {
+  Status s = ErrorWithSmallLimits(source);
+  EXPECT_EQ(s.code(), code) << source << " -> " << s.ToString();
+  EXPECT_NE(s.message().find(fragment), std::string::npos) << source << " -> " << s.ToString();
+}
+
 TEST(ChatTemplate, RunawayTemplatesHitLimits) {
+  // The default limits, through the public entry point.
   ExpectError("{% for i in range(100000000000) %}x{% endfor %}", StatusCode::kResourceExhausted, "work limit");
-  ExpectError("{% set r = range(3000) %}{% for i in r %}{% for j in r %}{% endfor %}{% endfor %}",
-              StatusCode::kResourceExhausted, "steps");
-  ExpectError("{% set s = 'x' * 100000 %}{% for i in range(1000) %}{{ s }}{% endfor %}",
-              StatusCode::kResourceExhausted, "output limit");
-  ExpectError("{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
-              StatusCode::kResourceExhausted, "work limit");
   ExpectError("{{ 'x' * 9000000000000000000 }}", StatusCode::kResourceExhausted, "work limit");
-  ExpectError("{% set big = ['x' * 1000000] * 1000 %}{{ big }}", StatusCode::kResourceExhausted, "limit");
-  ExpectError("{% set ns = namespace(l=[]) %}{% for i in range(200) %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l }}",
+  ExpectError("{% set s = 'x' * 100000 %}{% for i in range(100) %}{{ s }}{% endfor %}", StatusCode::kResourceExhausted,
+              "output limit");
+  // Each limit on its own, made small.
+  ExpectLimit("{% set r = range(1000) %}{% for i in r %}{% for j in r %}{% endfor %}{% endfor %}",
+              StatusCode::kResourceExhausted, "steps");
+  ExpectLimit("{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
+              StatusCode::kResourceExhausted, "work limit");
+  ExpectLimit("{% set ns = namespace(s='') %}{% for i in range(90000) %}{% set ns.s = ns.s ~ 'ab' %}{% endfor %}",
+              StatusCode::kResourceExhausted, "work limit");
+  ExpectLimit("{% set big = ['x' * 100000] * 1000 %}{{ big }}", StatusCode::kResourceExhausted, "limit");
+  ExpectLimit("{% set big = ['x' * 100000] * 1000 %}{{ big | tojson }}", StatusCode::kResourceExhausted, "limit");
+  ExpectLimit("{% set big = ['x' * 100000] * 1000 %}{{ big | join }}", StatusCode::kResourceExhausted, "work limit");
+  ExpectLimit("{% set ns = namespace(l=[]) %}{% for i in range(200) %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l }}",
               StatusCode::kInvalidArgument, "nested more than");
   // A list that contains itself prints as an error, not a crash or a leak.
-  ExpectError("{% set a = [] %}{{ a.append(a) }}{{ a | tojson }}", StatusCode::kInvalidArgument, "nested more than");
+  ExpectLimit("{% set a = [] %}{{ a.append(a) }}{{ a | tojson }}", StatusCode::kInvalidArgument, "nested more than");
+  ExpectLimit("{% set a = [] %}{{ a.append(a) }}{{ a == a }}{{ a }}", StatusCode::kInvalidArgument, "nested more than");
 }
 
 }  // namespace

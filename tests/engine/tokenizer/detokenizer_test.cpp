@@ -52,12 +52,20 @@ TEST(Detokenizer, HoldsSplitCharactersUntilComplete) {
   auto tok = SpmTokenizer();
   ASSERT_NE(tok, nullptr);
   // "▁Hello" then "é" (C3 A9) and "😀" (F0 9F 98 80) as byte tokens.
-  const std::vector<int32_t> ids = {1, kHello, kByte0 + 0xC3, kByte0 + 0xA9, kSpace, kByte0 + 0xF0, kByte0 + 0x9F,
-                                    kByte0 + 0x98, kByte0 + 0x80, kBang};
+  const std::vector<int32_t> ids = {1,
+                                    kHello,
+                                    kByte0 + 0xC3,
+                                    kByte0 + 0xA9,
+                                    kSpace,
+                                    kByte0 + 0xF0,
+                                    kByte0 + 0x9F,
+                                    kByte0 + 0x98,
+                                    kByte0 + 0x80,
+                                    kBang};
   std::vector<std::string> parts;
   EXPECT_EQ(Stream(*tok, ids, &parts), "Hello\xC3\xA9 \xF0\x9F\x98\x80!");
-  EXPECT_EQ(parts, (std::vector<std::string>{"", "Hello", "", "\xC3\xA9", " ", "", "", "", "\xF0\x9F\x98\x80", "!",
-                                             ""}));
+  EXPECT_EQ(parts, (std::vector<std::string>{"", "Hello", "", "\xC3\xA9", " ", "", "", "", "\xF0\x9F\x98\x80",
+                                             "!", ""}));
   EXPECT_EQ(tok->Decode(ids), "Hello\xC3\xA9 \xF0\x9F\x98\x80!");
 }
 
@@ -98,7 +106,8 @@ TEST(Detokenizer, StreamingEqualsDecodingForValidText) {
   VocabData v;
   v.kind = TokenizerKind::kBytePairBpe;
   v.add_bos = false;
-  for (int b = 0; b < 256; ++b) v.tokens.emplace_back(tokenizer_internal::ByteToUtf8(static_cast<uint8_t>(b)));
+  for (int b = 0; b < 256; ++b)
+    v.tokens.emplace_back(tokenizer_internal::ByteToUtf8(static_cast<uint8_t>(b)));
   auto tok = MakeTokenizer(std::move(v));
   ASSERT_TRUE(tok.ok());
   std::mt19937 rng(5);

@@ -18,12 +18,12 @@ void AddBpeVocab(GgufWriter& w) {
   std::vector<std::string> tokens;
   for (int b = 0; b < 256; ++b) tokens.emplace_back(tokenizer_internal::ByteToUtf8(static_cast<uint8_t>(b)));
   const std::string sp(tokenizer_internal::ByteToUtf8(' '));
-  tokens.push_back(sp + "t");                // 256
-  tokens.push_back("he");                    // 257
-  tokens.push_back(sp + "the");              // 258
-  tokens.push_back("<|begin_of_text|>");     // 259
-  tokens.push_back("<|end_of_text|>");       // 260
-  tokens.push_back("<|eot_id|>");            // 261
+  tokens.push_back(sp + "t");             // 256
+  tokens.push_back("he");                 // 257
+  tokens.push_back(sp + "the");           // 258
+  tokens.push_back("<|begin_of_text|>");  // 259
+  tokens.push_back("<|end_of_text|>");    // 260
+  tokens.push_back("<|eot_id|>");         // 261
   std::vector<int32_t> types(tokens.size(), 1);
   types[259] = types[260] = types[261] = 3;
   w.SetString("tokenizer.ggml.model", "gpt2");
@@ -91,7 +91,9 @@ TEST(GgufVocab, WellKnownEndOfTurnTokensBecomeEndOfGeneration) {
 TEST(GgufVocab, SentencePieceDefaults) {
   GgufWriter w;
   w.SetString("tokenizer.ggml.model", "llama");
-  w.SetStringArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "\xE2\x96\x81" "a"});
+  w.SetStringArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>",
+                                             "\xE2\x96\x81"
+                                             "a"});
   w.SetFloat32Array("tokenizer.ggml.scores", {0, 0, 0, -1});
   w.SetInt32Array("tokenizer.ggml.token_type", {2, 3, 3, 1});
   auto v = WriteAndLoad(w);

@@ -26,28 +26,30 @@ const char* kLlama3Regex =
     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 json AddedToken(int id, const std::string& content, bool special) {
-  return {{"id", id},         {"content", content}, {"single_word", false}, {"lstrip", false},
+  return {{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
           {"rstrip", false}, {"normalized", false}, {"special", special}};
 }
 
 // 256 byte tokens, Ġt he Ġthe, specials 259..261 and a non-special added token 262.
 json ByteLevelModel(bool merges_as_pairs) {
   json vocab = json::object();
-  for (int b = 0; b < 256; ++b) vocab[std::string(tokenizer_internal::ByteToUtf8(static_cast<uint8_t>(b)))] = b;
+  for (int b = 0; b < 256; ++b)
+    vocab[std::string(tokenizer_internal::ByteToUtf8(static_cast<uint8_t>(b)))] = b;
   const std::string sp(tokenizer_internal::ByteToUtf8(' '));
   vocab[sp + "t"] = 256;
   vocab["he"] = 257;
   vocab[sp + "the"] = 258;
   json merges = json::array();
-  for (auto [a, b] : std::vector<std::pair<std::string, std::string>>{{sp, "t"}, {"h", "e"}, {sp + "t", "he"}}) {
+  for (auto [a, b] :
+       std::vector<std::pair<std::string, std::string>>{{sp, "t"}, {"h", "e"}, {sp + "t", "he"}}) {
     if (merges_as_pairs) {
       merges.push_back(json::array({a, b}));
     } else {
       merges.push_back(a + " " + b);
     }
   }
-  return {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"ignore_merges", true},
-          {"byte_fallback", false}, {"vocab", vocab}, {"merges", merges}};
+  return {{"type", "BPE"},          {"dropout", nullptr}, {"unk_token", nullptr}, {"ignore_merges", true},
+          {"byte_fallback", false}, {"vocab", vocab},     {"merges", merges}};
 }
 
 TEST(TokenizerJson, Llama3StyleByteLevel) {
@@ -57,17 +59,18 @@ TEST(TokenizerJson, Llama3StyleByteLevel) {
   j["added_tokens"] = {AddedToken(259, "<|begin_of_text|>", true), AddedToken(260, "<|end_of_text|>", true),
                        AddedToken(261, "<|eot_id|>", true), AddedToken(262, "<tool>", false)};
   j["normalizer"] = nullptr;
-  j["pre_tokenizer"] = {{"type", "Sequence"},
-                        {"pretokenizers",
-                         {{{"type", "Split"}, {"pattern", {{"Regex", kLlama3Regex}}}, {"behavior", "Isolated"}},
-                          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
-  j["post_processor"] = {
+  j["pre_tokenizer"] = {
       {"type", "Sequence"},
-      {"processors",
-       {{{"type", "ByteLevel"}},
-        {{"type", "TemplateProcessing"},
-         {"single", {{{"SpecialToken", {{"id", "<|begin_of_text|>"}, {"type_id", 0}}}},
-                     {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}}}}}};
+      {"pretokenizers",
+       {{{"type", "Split"}, {"pattern", {{"Regex", kLlama3Regex}}}, {"behavior", "Isolated"}},
+        {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
+  j["post_processor"] = {{"type", "Sequence"},
+                         {"processors",
+                          {{{"type", "ByteLevel"}},
+                           {{"type", "TemplateProcessing"},
+                            {"single",
+                             {{{"SpecialToken", {{"id", "<|begin_of_text|>"}, {"type_id", 0}}}},
+                              {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}}}}}};
   j["decoder"] = {{"type", "ByteLevel"}};
   j["model"] = ByteLevelModel(/*merges_as_pairs=*/true);
   WriteFile(dir.File("tokenizer.json"), j.dump());
@@ -112,7 +115,8 @@ TEST(TokenizerJson, Gpt2StyleByteLevel) {
   j["model"] = ByteLevelModel(/*merges_as_pairs=*/false);
   j["model"]["ignore_merges"] = false;
   WriteFile(dir.File("tokenizer.json"), j.dump());
-  WriteFile(dir.File("tokenizer_config.json"), R"({"eos_token": "<|endoftext|>", "bos_token": "<|endoftext|>"})");
+  WriteFile(dir.File("tokenizer_config.json"),
+            R"({"eos_token": "<|endoftext|>", "bos_token": "<|endoftext|>"})");
   auto v = VocabFromTokenizerJson(dir.File("tokenizer.json"));
   ASSERT_TRUE(v.ok()) << v.status().ToString();
   EXPECT_EQ(v->pre, "gpt2");
@@ -150,7 +154,8 @@ json SentencePieceStyleJson(const VocabData& spm) {
     });
     merges.insert(merges.end(), local.begin(), local.end());
   }
-  std::stable_sort(merges.begin(), merges.end(), [](const Merge& x, const Merge& y) { return x.score > y.score; });
+  std::stable_sort(merges.begin(), merges.end(),
+                   [](const Merge& x, const Merge& y) { return x.score > y.score; });
   json merge_list = json::array();
   for (const Merge& m : merges) merge_list.push_back(m.a + " " + m.b);
 
@@ -171,9 +176,10 @@ json SentencePieceStyleJson(const VocabData& spm) {
                   {"decoders", {{{"type", "Replace"}}, {{"type", "ByteFallback"}}, {{"type", "Fuse"}}}}};
   j["post_processor"] = {
       {"type", "TemplateProcessing"},
-      {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}}};
-  j["model"] = {{"type", "BPE"},     {"unk_token", "<unk>"},    {"byte_fallback", true}, {"fuse_unk", true},
-                {"vocab", vocab}, {"merges", merge_list}};
+      {"single",
+       {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}}};
+  j["model"] = {{"type", "BPE"},    {"unk_token", "<unk>"}, {"byte_fallback", true},
+                {"fuse_unk", true}, {"vocab", vocab},       {"merges", merge_list}};
   return j;
 }
 

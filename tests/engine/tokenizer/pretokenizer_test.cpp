@@ -16,6 +16,7 @@ namespace meridian::engine::tokenizer_internal {
 namespace {
 
 // Generated with Python's `regex` module from the regexes in pretokenizer.h.
+// clang-format off
 struct PreTokenizerCase { const char* text; std::vector<std::string> gpt2, llama3, qwen2; };
 const PreTokenizerCase kPreTokenizerCases[] = {
     {"Hello world",
@@ -194,6 +195,7 @@ const PreTokenizerCase kPreTokenizerCases[] = {
      {"a", "\x0A\x0A\x0A", " b", "\x0D\x0D", " c"},
     },
 };
+// clang-format on
 
 std::vector<std::string> Split(const char* pre_name, std::string_view text) {
   auto pre = PreTokenizerForName(pre_name);
@@ -228,26 +230,26 @@ TEST(Unicode, ClassifiesScripts) {
     CharClass cls;
   };
   const Case cases[] = {
-      {'a', CharClass::kLetter},   {'Z', CharClass::kLetter},     {'7', CharClass::kNumber},
-      {' ', CharClass::kWhitespace}, {'\n', CharClass::kWhitespace}, {'!', CharClass::kOther},
-      {0xE9, CharClass::kLetter},  {0xBD, CharClass::kNumber},    {0xA0, CharClass::kWhitespace},
-      {0x3B1, CharClass::kLetter},  // Greek alpha
-      {0x436, CharClass::kLetter},  // Cyrillic zhe
-      {0x5D0, CharClass::kLetter},  // Hebrew alef
-      {0x628, CharClass::kLetter},  // Arabic beh
-      {0x663, CharClass::kNumber},  // Arabic-Indic three
-      {0x915, CharClass::kLetter},  // Devanagari ka
-      {0x93F, CharClass::kOther},   // Devanagari vowel sign i (a mark)
-      {0x301, CharClass::kOther},   // combining acute accent
-      {0xE01, CharClass::kLetter},  // Thai ko kai
-      {0x3042, CharClass::kLetter}, // Hiragana a
-      {0x4E2D, CharClass::kLetter}, // CJK
-      {0xAC00, CharClass::kLetter}, // Hangul
-      {0x216B, CharClass::kNumber}, // Roman numeral twelve
+      {'a', CharClass::kLetter},        {'Z', CharClass::kLetter},        {'7', CharClass::kNumber},
+      {' ', CharClass::kWhitespace},    {'\n', CharClass::kWhitespace},   {'!', CharClass::kOther},
+      {0xE9, CharClass::kLetter},       {0xBD, CharClass::kNumber},       {0xA0, CharClass::kWhitespace},
+      {0x3B1, CharClass::kLetter},   // Greek alpha
+      {0x436, CharClass::kLetter},   // Cyrillic zhe
+      {0x5D0, CharClass::kLetter},   // Hebrew alef
+      {0x628, CharClass::kLetter},   // Arabic beh
+      {0x663, CharClass::kNumber},   // Arabic-Indic three
+      {0x915, CharClass::kLetter},   // Devanagari ka
+      {0x93F, CharClass::kOther},    // Devanagari vowel sign i (a mark)
+      {0x301, CharClass::kOther},    // combining acute accent
+      {0xE01, CharClass::kLetter},   // Thai ko kai
+      {0x3042, CharClass::kLetter},  // Hiragana a
+      {0x4E2D, CharClass::kLetter},  // CJK
+      {0xAC00, CharClass::kLetter},  // Hangul
+      {0x216B, CharClass::kNumber},  // Roman numeral twelve
       {0x3000, CharClass::kWhitespace}, {0x2003, CharClass::kWhitespace}, {0x2028, CharClass::kWhitespace},
-      {0x1F600, CharClass::kOther}, // emoji
-      {0x20000, CharClass::kLetter}, // CJK extension B
-      {0x1D7CE, CharClass::kNumber}, // mathematical bold digit zero
+      {0x1F600, CharClass::kOther},   // emoji
+      {0x20000, CharClass::kLetter},  // CJK extension B
+      {0x1D7CE, CharClass::kNumber},  // mathematical bold digit zero
       {0x10FFFF, CharClass::kOther},
   };
   for (const Case& c : cases) EXPECT_EQ(ClassifyCodepoint(c.cp), c.cls) << std::hex << c.cp;
@@ -257,7 +259,9 @@ TEST(Unicode, TablesAreSortedAndDisjoint) {
   ASSERT_GT(kCodepointRangeCount, 500u);
   for (size_t i = 0; i < kCodepointRangeCount; ++i) {
     EXPECT_LE(kCodepointRanges[i].first, kCodepointRanges[i].last);
-    if (i > 0) EXPECT_GT(kCodepointRanges[i].first, kCodepointRanges[i - 1].last);
+    if (i > 0) {
+      EXPECT_GT(kCodepointRanges[i].first, kCodepointRanges[i - 1].last);
+    }
   }
 }
 

@@ -35,10 +35,10 @@ std::unique_ptr<Tokenizer> LoadLlamaSpm() {
   return tok.ok() ? std::move(tok).value() : nullptr;
 }
 
-#define SKIP_WITHOUT_SHARED_DATA()                                                                     \
-  if (!std::filesystem::exists(kLlamaGguf)) {                                                         \
-    GTEST_SKIP() << "shared test data not found at " << kLlamaGguf                                    \
-                 << " (a checkout without ../shared/testdata skips the LLaMA-2 reference vectors)";   \
+#define SKIP_WITHOUT_SHARED_DATA()                                                                  \
+  if (!std::filesystem::exists(kLlamaGguf)) {                                                       \
+    GTEST_SKIP() << "shared test data not found at " << kLlamaGguf                                  \
+                 << " (a checkout without ../shared/testdata skips the LLaMA-2 reference vectors)"; \
   }
 
 std::vector<int32_t> EncodeOk(const Tokenizer& tok, std::string_view text, bool add_bos = false,
@@ -88,7 +88,8 @@ TEST(SpmTokenizer, LlamaBosAndSpecialTokens) {
   EXPECT_EQ(EncodeOk(*tok, "Hello world", /*add_bos=*/true), (std::vector<int32_t>{1, 15043, 3186}));
   EXPECT_EQ(EncodeOk(*tok, "", /*add_bos=*/true), (std::vector<int32_t>{1}));
   // Control-token text is only a control token when asked; the text after it gets the prefix.
-  EXPECT_EQ(EncodeOk(*tok, "<s>Hello</s>", false, /*parse_special=*/true), (std::vector<int32_t>{1, 15043, 2}));
+  EXPECT_EQ(EncodeOk(*tok, "<s>Hello</s>", false, /*parse_special=*/true),
+            (std::vector<int32_t>{1, 15043, 2}));
   const auto literal = EncodeOk(*tok, "<s>Hello</s>", false, /*parse_special=*/false);
   EXPECT_EQ(std::count(literal.begin(), literal.end(), 1), 0);
   EXPECT_EQ(tok->Decode(literal), "<s>Hello</s>");
@@ -106,15 +107,20 @@ TEST(SpmTokenizer, LlamaRoundTripsRandomUtf8) {
   auto tok = LoadLlamaSpm();
   ASSERT_NE(tok, nullptr);
   std::mt19937 rng(7);
-  for (int i = 0; i < 1500; ++i) {
+  for (int i = 0; i < 1000; ++i) {
     const std::string s = tokenizer_test::RandomText(rng);
     auto ids = tok->Encode(s, /*add_bos=*/true, /*parse_special=*/false);
     ASSERT_TRUE(ids.ok()) << ids.status().ToString();
     // SentencePiece stores spaces as U+2581, so a literal U+2581 comes back as a space (as it does
     // with sentencepiece itself); everything else round-trips.
-    std::string want = s;
-    for (size_t p = want.find("\xE2\x96\x81"); p != std::string::npos; p = want.find("\xE2\x96\x81", p + 1)) {
-      want.replace(p, 3, " ");
+    std::string want;
+    for (size_t p = 0; p < s.size();) {
+      if (s.compare(p, 3, "\xE2\x96\x81") == 0) {
+        want.push_back(' ');
+        p += 3;
+      } else {
+        want.push_back(s[p++]);
+      }
     }
     ASSERT_EQ(tok->Decode(*ids), want);
   }
@@ -174,7 +180,7 @@ VocabData SmallSpmVocab(bool with_bytes = true) {
   add("b", -3, TokenType::kNormal);
   add("c", -4, TokenType::kNormal);
   add(sp + "a", -5, TokenType::kNormal);
-  add("bc", -6, TokenType::kNormal);   // "bc" beats "ab" ...
+  add("bc", -6, TokenType::kNormal);  // "bc" beats "ab" ...
   add("ab", -7, TokenType::kNormal);
   add(sp + "ab", -8, TokenType::kNormal);
   add("aa", -9, TokenType::kNormal);
@@ -201,8 +207,7 @@ TEST(SpmTokenizer, MergesByScoreLeftmostFirstOnTies) {
   EXPECT_EQ(Pieces(**tok, EncodeOk(**tok, "abc")), (std::vector<std::string>{sp + "a", "bc"}));
   // "▁ab": ▁a first, then ▁a + b = ▁ab.
   EXPECT_EQ(Pieces(**tok, EncodeOk(**tok, "ab")), (std::vector<std::string>{sp + "ab"}));
-  EXPECT_EQ(Pieces(**tok, EncodeOk(**tok, "aaa", false, false)),
-            (std::vector<std::string>{sp + "a", "aa"}));
+  EXPECT_EQ(Pieces(**tok, EncodeOk(**tok, "aaa", false, false)), (std::vector<std::string>{sp + "a", "aa"}));
   // Ties go to the leftmost pair: "▁baaa" has two "aa" pairs of equal score.
   EXPECT_EQ(Pieces(**tok, EncodeOk(**tok, "baaa")), (std::vector<std::string>{sp, "b", "aa", "a"}));
 }
@@ -227,8 +232,11 @@ TEST(SpmTokenizer, ByteFallbackAndUnknown) {
   auto no_bytes = MakeTokenizer(SmallSpmVocab(/*with_bytes=*/false));
   ASSERT_TRUE(no_bytes.ok());
   // A run of unknown characters becomes one <unk>, as SentencePiece does.
-  EXPECT_EQ(EncodeOk(**no_bytes, "\xC3\xA9\xC3\xA9" "a\xC3\xA9"),
-            (std::vector<int32_t>{(**no_bytes).FindToken("\xE2\x96\x81"), 0, (**no_bytes).FindToken("a"), 0}));
+  EXPECT_EQ(
+      EncodeOk(**no_bytes,
+               "\xC3\xA9\xC3\xA9"
+               "a\xC3\xA9"),
+      (std::vector<int32_t>{(**no_bytes).FindToken("\xE2\x96\x81"), 0, (**no_bytes).FindToken("a"), 0}));
   VocabData v = SmallSpmVocab(false);
   v.unk_id = -1;
   v.token_types[0] = static_cast<int32_t>(TokenType::kControl);
@@ -242,7 +250,9 @@ TEST(SpmTokenizer, UserDefinedTokensAlwaysSplitControlOnlyWhenAsked) {
   auto tok = MakeTokenizer(SmallSpmVocab());
   ASSERT_TRUE(tok.ok());
   const int32_t user = (**tok).FindToken("<|user|>");
-  const int32_t a = (**tok).FindToken("\xE2\x96\x81" "a");
+  const int32_t a = (**tok).FindToken(
+      "\xE2\x96\x81"
+      "a");
   EXPECT_EQ(EncodeOk(**tok, "<|user|>a"), (std::vector<int32_t>{user, a}));
   EXPECT_EQ(EncodeOk(**tok, "<s>a", true, true), (std::vector<int32_t>{1, 1, a}));
   const auto literal = EncodeOk(**tok, "<s>a", false, false);
@@ -273,7 +283,9 @@ TEST(MakeTokenizer, ValidatesTheVocabulary) {
   auto expect_invalid = [](VocabData v, const char* why) {
     auto r = MakeTokenizer(std::move(v));
     EXPECT_FALSE(r.ok()) << why;
-    if (!r.ok()) EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << why;
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << why;
+    }
   };
   expect_invalid(VocabData{}, "empty");
   {

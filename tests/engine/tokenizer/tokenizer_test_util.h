@@ -20,9 +20,13 @@
 namespace meridian::engine::tokenizer_test {
 
 //! The shared test-data folder (../shared/testdata from the project root).
-inline std::string SharedTestData() { return std::string(MERIDIAN_SOURCE_DIR) + "/../shared/testdata"; }
+inline std::string SharedTestData() {
+  return std::string(MERIDIAN_SOURCE_DIR) + "/../shared/testdata";
+}
 //! This test folder's committed data.
-inline std::string LocalData() { return std::string(MERIDIAN_SOURCE_DIR) + "/tests/engine/tokenizer/data"; }
+inline std::string LocalData() {
+  return std::string(MERIDIAN_SOURCE_DIR) + "/tests/engine/tokenizer/data";
+}
 
 //! CPU time of the calling thread, in milliseconds.
 inline double ThreadCpuMs() {
@@ -72,7 +76,10 @@ inline std::vector<std::vector<int32_t>> ParseOut(const std::string& text) {
 
 inline std::string Join(const std::vector<int32_t>& ids) {
   std::string s;
-  for (int32_t id : ids) s += (s.empty() ? "" : " ") + std::to_string(id);
+  for (int32_t id : ids) {
+    if (!s.empty()) s.push_back(' ');
+    s += std::to_string(id);
+  }
   return s;
 }
 
@@ -96,20 +103,71 @@ class TempDir {
 // Random valid UTF-8 drawn from scripts, emoji sequences, combining marks and whitespace runs.
 inline std::string RandomText(std::mt19937& rng) {
   static const std::vector<std::string> kFragments = {
-      " ", "  ", "   ", "\n", "\n\n", "\r\n", "\t", " \n ", "\xC2\xA0", "\xE3\x80\x80",
-      "'s", "'LL", "'", "\"", ".", ",", "!?", "...", "(", ")", "{", "}", "<", ">", "|", "<|", "|>",
-      "<|endoftext|>", "<|user|>", "<|end", "the", " the", "her", "in", "aaa", "123", "4567", "0",
-      "Hello", "WORLD", "x", "y", "z",
-      "\xC3\xA9", "\xC3\x9F", "e\xCC\x81", "n\xCC\x83\xCC\x88",             // é ß e+acute n+tilde+diaeresis
-      "\xCE\xB1\xCE\xB2\xCE\xB3", "\xD0\xB6\xD0\xB8\xD0\xB7\xD0\xBD\xD1\x8C",  // Greek, Cyrillic
-      "\xE4\xB8\xAD\xE6\x96\x87", "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E",     // CJK
-      "\xED\x95\x9C\xEA\xB5\xAD\xEC\x96\xB4",                                 // Hangul
-      "\xD8\xA7\xD9\x84\xD8\xB9\xD8\xB1\xD8\xA8\xD9\x8A\xD8\xA9",             // Arabic
+      " ",
+      "  ",
+      "   ",
+      "\n",
+      "\n\n",
+      "\r\n",
+      "\t",
+      " \n ",
+      "\xC2\xA0",
+      "\xE3\x80\x80",
+      "'s",
+      "'LL",
+      "'",
+      "\"",
+      ".",
+      ",",
+      "!?",
+      "...",
+      "(",
+      ")",
+      "{",
+      "}",
+      "<",
+      ">",
+      "|",
+      "<|",
+      "|>",
+      "<|endoftext|>",
+      "<|user|>",
+      "<|end",
+      "the",
+      " the",
+      "her",
+      "in",
+      "aaa",
+      "123",
+      "4567",
+      "0",
+      "Hello",
+      "WORLD",
+      "x",
+      "y",
+      "z",
+      "\xC3\xA9",
+      "\xC3\x9F",
+      "e\xCC\x81",
+      "n\xCC\x83\xCC\x88",  // é ß e+acute n+tilde+diaeresis
+      "\xCE\xB1\xCE\xB2\xCE\xB3",
+      "\xD0\xB6\xD0\xB8\xD0\xB7\xD0\xBD\xD1\x8C",  // Greek, Cyrillic
+      "\xE4\xB8\xAD\xE6\x96\x87",
+      "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E",                                      // CJK
+      "\xED\x95\x9C\xEA\xB5\xAD\xEC\x96\xB4",                                      // Hangul
+      "\xD8\xA7\xD9\x84\xD8\xB9\xD8\xB1\xD8\xA8\xD9\x8A\xD8\xA9",                  // Arabic
       "\xE0\xA4\xB9\xE0\xA4\xBF\xE0\xA4\xA8\xE0\xA5\x8D\xE0\xA4\xA6\xE0\xA5\x80",  // Devanagari
-      "\xD9\xA3\xD9\xA4", "\xC2\xBD", "\xE2\x85\xAB",                          // Arabic digits, ½, Ⅻ
-      "\xF0\x9F\x98\x80", "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD",                 // 😀 👍🏽
+      "\xD9\xA3\xD9\xA4",
+      "\xC2\xBD",
+      "\xE2\x85\xAB",  // Arabic digits, ½, Ⅻ
+      "\xF0\x9F\x98\x80",
+      "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD",                                          // 😀 👍🏽
       "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7",  // family (ZWJ)
-      "\xE2\x96\x81", "\xEF\xBF\xBD", "\xEF\xBB\xBF", "\x7F", std::string(1, '\0'),
+      "\xE2\x96\x81",
+      "\xEF\xBF\xBD",
+      "\xEF\xBB\xBF",
+      "\x7F",
+      std::string(1, '\0'),
   };
   std::uniform_int_distribution<int> n_parts(0, 24);
   std::uniform_int_distribution<size_t> pick(0, kFragments.size() - 1);

@@ -108,16 +108,17 @@ const KernelTable& Avx2Table() {
     FillScalar(&t);
     FillAvx2Vector(&t);
     FillAvx2Q8(&t);
+    FillAvx2Packed(&t);
     return t;
   }();
   return table;
 }
 
+// AVX-512 without VNNI keeps the AVX2 int8 kernels (see q8_matmul_avx512.cpp for why).
 const KernelTable& Avx512Table() {
   static const KernelTable table = [] {
     KernelTable t = Avx2Table();
     FillAvx512Vector(&t);
-    FillAvx512Q8(&t);
     return t;
   }();
   return table;
@@ -127,6 +128,7 @@ const KernelTable& Avx512VnniTable() {
   static const KernelTable table = [] {
     KernelTable t = Avx512Table();
     FillAvx512VnniQ8(&t);
+    FillAvx512VnniPacked(&t);
     return t;
   }();
   return table;

@@ -31,6 +31,29 @@ struct PackedActs {
   int slab_rows;
 };
 
+//! One group of 8 packed weight rows at one block (see PackedQ8Weights): 272 bytes, as 8 Q8_0
+//! blocks. qs[t * 32 + r * 4 + j] is value 4t + j of row r.
+struct PackedQ8Block {
+  uint16_t d[8];
+  int8_t qs[8 * kQ8BlockSize];
+};
+static_assert(sizeof(PackedQ8Block) == 8 * sizeof(BlockQ8_0));
+
+//! Activations for the packed-weight kernels: plain Q8_0-quantized rows.
+struct RowActs {
+  const int8_t* qs;     //!< row i at qs + i * row_stride, 64-byte aligned
+  const float* d;       //!< [m][blocks], f32 of the fp16 scales
+  const int32_t* xsum;  //!< [m][blocks], sum of each block's 32 values
+  int64_t m;
+  int64_t blocks;
+  int64_t row_stride;   //!< bytes, >= blocks * 32, a multiple of 64
+};
+
+//! Y[i, r] for the weight rows of groups [group_begin, group_end) (rows past `rows` are padding
+//! and not written), i in [0, x.m).
+using PackedQ8MatMulFn = void (*)(const PackedQ8Block* w, int64_t blocks, int64_t group_begin, int64_t group_end,
+                                  int64_t rows, const RowActs& x, float* y, int64_t ldy);
+
 //! Y[i, r] for r in [row_begin, row_end), i in [0, x.m): sum over blocks of d_w * d_x * dot(q_w, q_x).
 //! `w` is the whole weight matrix, `w_blocks` its blocks per row (the unpadded count).
 using Q8MatMulFn = void (*)(const BlockQ8_0* w, int64_t w_blocks, int64_t row_begin, int64_t row_end,
@@ -55,6 +78,7 @@ struct KernelTable {
   int act_d_per_block;        //!< slab floats per (padded) block
   PackActSlabFn pack_act_slab;
   Q8MatMulFn q8_matmul;
+  PackedQ8MatMulFn packed_q8_matmul;
   FloatMatMulFn float_matmul;
   QuantizeRowFn quantize_row;
   ReadBytesFn read_bytes;
@@ -82,9 +106,14 @@ uint16_t QuantizeBlockAvx2(const float* x, int8_t* qs);
 void FillScalar(KernelTable* t);
 void FillAvx2Vector(KernelTable* t);      //!< everything but the Q8_0 entries
 void FillAvx2Q8(KernelTable* t);          //!< act layout, pack_act_slab, q8_matmul, quantize_row
-void FillAvx512Vector(KernelTable* t);    //!< float_matmul, read_bytes, dequantize_row
-void FillAvx512Q8(KernelTable* t);        //!< AVX-512BW act layout and Q8_0 kernels (no VNNI)
+void FillAvx2Packed(KernelTable* t);      //!< packed_q8_matmul
+void FillAvx512Vector(KernelTable* t);    //!< float_matmul, read_bytes
 void FillAvx512VnniQ8(KernelTable* t);    //!< AVX-512 VNNI act layout and Q8_0 kernels
+void FillAvx512VnniPacked(KernelTable* t);  //!< packed_q8_matmul with VNNI
+
+//! The scalar packed-weight kernel (packed_matmul.cpp).
+void ScalarPackedQ8MatMul(const PackedQ8Block* w, int64_t blocks, int64_t group_begin, int64_t group_end,
+                          int64_t rows, const RowActs& x, float* y, int64_t ldy);
 
 //! Scalar conversion of one row of any dtype to f32 (the reference of DequantizeRow).
 void DequantizeRowReference(DType dtype, const void* src, float* dst, int64_t k);

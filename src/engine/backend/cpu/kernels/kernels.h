@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "engine/backend/cpu/kernels/thread_pool.h"
 #include "engine/dtype/dtype.h"
@@ -32,6 +33,37 @@ bool IsaSupported(Isa isa);
 //! (as GGML does) and the products use integer dot products. Reads each weight byte once per
 //! call whatever m is. Splits the rows of W across the pool.
 void MatMul(const WeightTensor& w, const float* x, int64_t m, float* y, int64_t ldy, ThreadPool& pool);
+
+//! Q8_0 weights rearranged for the CPU kernels, built once (at model load) by PackQ8_0. Rows
+//! come in groups of 8; for each group and block, the 8 rows' fp16 scales are followed by their
+//! 32 values interleaved 4 bytes at a time (one 32-byte vector holds 4 values of each of the 8
+//! rows). Same size as Q8_0, plus zero rows padding the last group. MatMul on it computes what
+//! MatMul on the original computes, up to float summation order, with about a third less work
+//! per weight byte for m = 1 on AVX2 (a 32-byte vector of weights serves 8 rows at once, and
+//! scales are applied once per block for 8 rows), which keeps decode memory-bound.
+class PackedQ8Weights {
+ public:
+  PackedQ8Weights() = default;
+  int64_t rows() const { return rows_; }
+  int64_t cols() const { return cols_; }
+  //! Bytes of packed data (what a matmul streams).
+  size_t n_bytes() const { return bytes_.size(); }
+  const uint8_t* data() const { return bytes_.data(); }
+
+ private:
+  friend PackedQ8Weights PackQ8_0(const WeightTensor& w, ThreadPool* pool);
+  int64_t rows_ = 0;
+  int64_t cols_ = 0;
+  std::vector<uint8_t> bytes_;
+};
+
+//! Packs a weight matrix for MatMul(PackedQ8Weights...). Q8_0 is rearranged losslessly; F32, F16
+//! and BF16 are first quantized to Q8_0 (as QuantizeMatrixQ8_0). Parallel if a pool is given.
+PackedQ8Weights PackQ8_0(const WeightTensor& w, ThreadPool* pool = nullptr);
+//! Y[m, w.rows()] = X[m, w.cols()] * W^T on packed weights; same contract as MatMul.
+void MatMul(const PackedQ8Weights& w, const float* x, int64_t m, float* y, int64_t ldy, ThreadPool& pool);
+//! Restores row r of packed weights as Q8_0 blocks (w.cols() / 32 of them), e.g. for tests.
+void UnpackQ8_0Row(const PackedQ8Weights& w, int64_t r, BlockQ8_0* out);
 
 //! Scalar reference of MatMul (single thread), for tests.
 void MatMulReference(const WeightTensor& w, const float* x, int64_t m, float* y, int64_t ldy);

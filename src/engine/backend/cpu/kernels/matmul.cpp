@@ -1,7 +1,6 @@
 // MatMul: quantizes the activations once per call into the active ISA's packed layout (Q8_0
 // weights), then splits the weight rows across the pool; each thread runs the ISA's kernel.
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "engine/backend/cpu/kernels/kernel_table.h"
@@ -88,13 +87,14 @@ void MatMul(const WeightTensor& w, const float* x, int64_t m, float* y, int64_t 
     float* y;
     int64_t ldy;
   } job{&t, &w, x, &acts, qs, d, y, ldy};
-  auto pack = [jp = &job, slab_q, slab_d](int, int64_t s0, int64_t s1) {
+  // Lambdas capture one pointer, so std::function keeps them inline (no allocation).
+  auto pack = [jp = &job](int, int64_t s0, int64_t s1) {
     const PackedActs& a = *jp->acts;
     const int64_t k = jp->w->cols;
     for (int64_t s = s0; s < s1; ++s) {
       const int rows = static_cast<int>(std::min<int64_t>(a.slab_rows, a.m - s * a.slab_rows));
-      jp->t->pack_act_slab(jp->x + s * a.slab_rows * k, k, rows, a.padded_blocks, jp->qs + s * slab_q,
-                           jp->d + s * slab_d);
+      jp->t->pack_act_slab(jp->x + s * a.slab_rows * k, k, rows, a.padded_blocks, jp->qs + s * a.slab_q_bytes,
+                           jp->d + s * a.slab_d_floats);
     }
   };
   if (threads > 1 && slabs > 1 && m * k >= (int64_t{1} << 16)) {

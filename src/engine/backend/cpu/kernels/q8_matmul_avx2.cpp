@@ -28,6 +28,9 @@ namespace {
 constexpr int kSlabRows = 8;
 constexpr int kWideMinRows = 7;  // below this, padding a wide slab wastes more than it saves
 constexpr int kPanelRows = 12;   // divisible by every RN used below
+// Software prefetch distance along each weight row (~550 bytes): measured best among 0, 12, 16,
+// 20, 24 and 48 blocks for m = 1 decode on a Xeon (2 threads); 0 and 48 were 10-15% slower.
+constexpr int kPrefetchBlocks = 16;
 
 inline float HorizontalSum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -82,7 +85,7 @@ void NarrowTile(const BlockQ8_0* w, int64_t w_blocks, const int8_t* xq, const fl
 #pragma GCC unroll 4
     for (int j = 0; j < RN; ++j) {
       const BlockQ8_0* blk = w + j * w_blocks + b;
-      _mm_prefetch(reinterpret_cast<const char*>(blk) + 12 * sizeof(BlockQ8_0), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(blk) + kPrefetchBlocks * sizeof(BlockQ8_0), _MM_HINT_T0);
       wq[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qs));
       wa[j] = _mm256_sign_epi8(wq[j], wq[j]);
       dw[j] = _cvtsh_ss(blk->d);
@@ -114,7 +117,7 @@ void NarrowPanel(const BlockQ8_0* w, int64_t w_blocks, int64_t r0, int64_t r1, c
 void NarrowGroup(const BlockQ8_0* w, int64_t w_blocks, int64_t r0, int64_t r1, int rows, const int8_t* xq,
                  const float* xd, float* y, int64_t ldy) {
   switch (rows) {
-    case 1: NarrowPanel<1, 4>(w, w_blocks, r0, r1, xq, xd, y, ldy); break;
+    case 1: NarrowPanel<1, 4>(w, w_blocks, r0, r1, xq, xd, y, ldy); break;  // RN 1, 2, 3: slower
     case 2: NarrowPanel<2, 3>(w, w_blocks, r0, r1, xq, xd, y, ldy); break;
     case 3: NarrowPanel<3, 2>(w, w_blocks, r0, r1, xq, xd, y, ldy); break;
     default: NarrowPanel<4, 2>(w, w_blocks, r0, r1, xq, xd, y, ldy); break;

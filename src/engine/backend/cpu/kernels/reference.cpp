@@ -213,6 +213,7 @@ void FillScalar(KernelTable* t) {
   t->act_d_per_block = kScalarSlabRows;
   t->pack_act_slab = ScalarPackActSlab;
   t->q8_matmul = ScalarQ8MatMul;
+  t->packed_q8_matmul = ScalarPackedQ8MatMul;
   t->float_matmul = ScalarFloatMatMul;
   t->quantize_row = QuantizeRowQ8_0;
   t->read_bytes = ScalarReadBytes;

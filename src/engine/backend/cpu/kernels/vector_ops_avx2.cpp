@@ -65,7 +65,7 @@ inline float LoadW1(const void* w, int64_t c) {
   }
 }
 
-// Y[i, j] for RM activation rows and RN weight rows (row stride `w_row_elems` elements).
+// Y[i, j] for RM activation rows and RN weight rows (`w_row_bytes` apart).
 template <DType D, int RM, int RN>
 void FloatTile(const uint8_t* w, int64_t w_row_bytes, int64_t k, const float* x, float* y, int64_t ldy) {
   __m256 acc[RM][RN];

@@ -3,8 +3,10 @@
 // AVX-512 flags; see kernel_table.h for what this file may define.
 // GCC 12 warns that the _mm*_undefined_* pass-through operands inside its own AVX-512 intrinsics
 // are uninitialized (GCC bug 105593, a false positive); silence only that, before the include.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include "engine/backend/cpu/kernels/kernel_table.h"
