@@ -2,7 +2,7 @@
 // with the machine's read bandwidth measured in the same run as the baseline.
 //
 //   kernels_bench [--threads N] [--isa scalar|avx2|avx512|avx512vnni] [--dtype q8_0|f16|bf16|f32]
-//                 [--min-time SECONDS] [--no-model] [--no-shapes]
+//                 [--layout plain|packed|both] [--min-time SECONDS] [--no-model] [--no-shapes]
 //
 // "shapes": one weight matrix per shape, m = 1, 8, 128 activation rows; weight GB/s, GFLOP/s
 // (2 * m * n * k per call) and the ratio of weight GB/s to the read bandwidth.
@@ -11,6 +11,8 @@
 // forward pass would: m = 1 (one decode step), m = 8 (eight sequences decoding together),
 // m = 128 (a 128-token prefill; the output matrix runs for the last row only, as in prefill).
 // batch8_speedup: tokens/s of the m = 8 pass over those of the m = 1 pass.
+// --layout: Q8_0 weights as stored (plain, MatMul(WeightTensor)) and/or repacked once with
+// PackQ8_0 (packed, MatMul(PackedQ8Weights)); every entry says which. Other dtypes are plain.
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
@@ -38,6 +40,8 @@ struct Options {
   double min_time = 0.5;
   bool model = true;
   bool shapes = true;
+  bool plain = true;
+  bool packed = true;
 };
 
 struct Rng {
@@ -55,7 +59,17 @@ struct Rng {
 struct Matrix {
   std::vector<uint8_t> bytes;
   WeightTensor w;
+  cpu::PackedQ8Weights packed;  // filled for Q8_0 when the packed layout is benchmarked
 };
+
+// Runs the matmul in the chosen layout.
+void Run(const Matrix& w, bool packed, const float* x, int64_t m, float* y, int64_t ldy, cpu::ThreadPool& pool) {
+  if (packed) {
+    cpu::MatMul(w.packed, x, m, y, ldy, pool);
+  } else {
+    cpu::MatMul(w.w, x, m, y, ldy, pool);
+  }
+}
 
 Matrix RandomMatrix(DType dtype, int64_t rows, int64_t cols, Rng& rng) {
   Matrix m;
@@ -122,6 +136,13 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       auto dt = v ? meridian::engine::DTypeFromName(v) : std::nullopt;
       if (!dt) return false;
       o->dtype = *dt;
+    } else if (a == "--layout") {
+      const char* v = value();
+      if (v == nullptr) return false;
+      const std::string_view l = v;
+      if (l != "plain" && l != "packed" && l != "both") return false;
+      o->plain = l != "packed";
+      o->packed = l != "plain";
     } else if (a == "--min-time") {
       const char* v = value();
       if (v == nullptr) return false;
@@ -144,7 +165,8 @@ int main(int argc, char** argv) {
   if (!ParseArgs(argc, argv, &opt)) {
     std::fprintf(stderr,
                  "usage: kernels_bench [--threads N] [--isa scalar|avx2|avx512|avx512vnni] "
-                 "[--dtype q8_0|f16|bf16|f32] [--min-time SECONDS] [--no-model] [--no-shapes]\n");
+                 "[--dtype q8_0|f16|bf16|f32] [--layout plain|packed|both] [--min-time SECONDS] [--no-model] "
+                 "[--no-shapes]\n");
     return 2;
   }
   if (!opt.isa.empty()) cpu::SetActiveIsa(*cpu::IsaFromName(opt.isa));
@@ -156,6 +178,9 @@ int main(int argc, char** argv) {
   std::printf("  \"read_bandwidth_gbs\": %.2f", bandwidth);
   Rng rng;
   const int64_t ms[] = {1, 8, 128};
+  std::vector<bool> layouts;  // false = plain, true = packed
+  if (opt.plain || opt.dtype != DType::kQ8_0) layouts.push_back(false);
+  if (opt.packed && opt.dtype == DType::kQ8_0) layouts.push_back(true);
 
   if (opt.shapes) {
     const int64_t shapes[][2] = {{2048, 2048}, {256, 2048}, {5632, 2048}, {2048, 5632}, {32000, 2048}};
@@ -163,16 +188,20 @@ int main(int argc, char** argv) {
     bool first = true;
     for (const auto& s : shapes) {
       Matrix w = RandomMatrix(opt.dtype, s[0], s[1], rng);
-      for (int64_t m : ms) {
-        std::vector<float> x(static_cast<size_t>(m * s[1])), y(static_cast<size_t>(m * s[0]));
-        for (float& v : x) v = rng.Uniform();
-        const double t = BestTime(opt.min_time, [&] { cpu::MatMul(w.w, x.data(), m, y.data(), s[0], pool); });
-        const double gbs = static_cast<double>(w.w.n_bytes()) / t / 1e9;
-        const double gflops = 2.0 * static_cast<double>(m * s[0] * s[1]) / t / 1e9;
-        std::printf("%s\n    {\"n\": %" PRId64 ", \"k\": %" PRId64 ", \"m\": %" PRId64
-                    ", \"us\": %.1f, \"weight_gbs\": %.2f, \"gflops\": %.1f, \"bandwidth_ratio\": %.3f}",
-                    first ? "" : ",", s[0], s[1], m, t * 1e6, gbs, gflops, gbs / bandwidth);
-        first = false;
+      if (opt.packed && opt.dtype == DType::kQ8_0) w.packed = cpu::PackQ8_0(w.w, &pool);
+      for (bool packed : layouts) {
+        for (int64_t m : ms) {
+          std::vector<float> x(static_cast<size_t>(m * s[1])), y(static_cast<size_t>(m * s[0]));
+          for (float& v : x) v = rng.Uniform();
+          const double t = BestTime(opt.min_time, [&] { Run(w, packed, x.data(), m, y.data(), s[0], pool); });
+          const double gbs = static_cast<double>(w.w.n_bytes()) / t / 1e9;
+          const double gflops = 2.0 * static_cast<double>(m * s[0] * s[1]) / t / 1e9;
+          std::printf("%s\n    {\"layout\": \"%s\", \"n\": %" PRId64 ", \"k\": %" PRId64 ", \"m\": %" PRId64
+                      ", \"us\": %.1f, \"weight_gbs\": %.2f, \"gflops\": %.1f, \"bandwidth_ratio\": %.3f}",
+                      first ? "" : ",", packed ? "packed" : "plain", s[0], s[1], m, t * 1e6, gbs, gflops,
+                      gbs / bandwidth);
+          first = false;
+        }
       }
     }
     std::printf("\n  ]");
@@ -186,6 +215,10 @@ int main(int argc, char** argv) {
     for (int64_t l = 0; l < layers; ++l)
       for (const auto& s : layer_shapes) mats.push_back(RandomMatrix(opt.dtype, s[0], s[1], rng));
     Matrix output = RandomMatrix(opt.dtype, vocab, dim, rng);
+    if (opt.packed && opt.dtype == DType::kQ8_0) {
+      for (Matrix& m : mats) m.packed = cpu::PackQ8_0(m.w, &pool);
+      output.packed = cpu::PackQ8_0(output.w, &pool);
+    }
     uint64_t layer_bytes = 0;
     double layer_macs = 0.0;
     for (const Matrix& m : mats) {
@@ -199,23 +232,31 @@ int main(int argc, char** argv) {
     std::vector<float> x(static_cast<size_t>(128 * ffn)), y(static_cast<size_t>(128 * vocab));
     for (float& v : x) v = rng.Uniform();
     bool first = true;
-    double tok_s_m1 = 0.0, tok_s_m8 = 0.0;
-    for (int64_t m : ms) {
-      const int64_t out_rows = m == 128 ? 1 : m;  // prefill needs logits of the last token only
-      const double t = BestTime(opt.min_time, [&] {
-        for (const Matrix& w : mats) cpu::MatMul(w.w, x.data(), m, y.data(), w.w.rows, pool);
-        cpu::MatMul(output.w, x.data(), out_rows, y.data(), vocab, pool);
-      });
-      const double gbs = static_cast<double>(token_bytes) / t / 1e9;
-      if (m == 1) tok_s_m1 = 1.0 / t;
-      if (m == 8) tok_s_m8 = 8.0 / t;
-      const double macs = static_cast<double>(m) * layer_macs + static_cast<double>(out_rows * vocab * dim);
-      std::printf("%s\n    {\"m\": %" PRId64 ", \"ms_per_pass\": %.2f, \"tok_s\": %.2f, \"weight_gbs\": %.2f"
-                  ", \"bandwidth_ratio\": %.3f, \"gmacs\": %.1f}",
-                  first ? "" : ",", m, t * 1e3, static_cast<double>(m) / t, gbs, gbs / bandwidth, macs / t / 1e9);
-      first = false;
+    std::string speedups;
+    for (bool packed : layouts) {
+      double tok_s_m1 = 0.0, tok_s_m8 = 0.0;
+      for (int64_t m : ms) {
+        const int64_t out_rows = m == 128 ? 1 : m;  // prefill needs logits of the last token only
+        const double t = BestTime(opt.min_time, [&] {
+          for (const Matrix& w : mats) Run(w, packed, x.data(), m, y.data(), w.w.rows, pool);
+          Run(output, packed, x.data(), out_rows, y.data(), vocab, pool);
+        });
+        const double gbs = static_cast<double>(token_bytes) / t / 1e9;
+        if (m == 1) tok_s_m1 = 1.0 / t;
+        if (m == 8) tok_s_m8 = 8.0 / t;
+        const double macs = static_cast<double>(m) * layer_macs + static_cast<double>(out_rows * vocab * dim);
+        std::printf("%s\n    {\"layout\": \"%s\", \"m\": %" PRId64 ", \"ms_per_pass\": %.2f, \"tok_s\": %.2f"
+                    ", \"weight_gbs\": %.2f, \"bandwidth_ratio\": %.3f, \"gmacs\": %.1f}",
+                    first ? "" : ",", packed ? "packed" : "plain", m, t * 1e3, static_cast<double>(m) / t, gbs,
+                    gbs / bandwidth, macs / t / 1e9);
+        first = false;
+      }
+      char buf[64];
+      std::snprintf(buf, sizeof(buf), "%s\"%s\": %.2f", speedups.empty() ? "" : ", ", packed ? "packed" : "plain",
+                    tok_s_m8 / tok_s_m1);
+      speedups += buf;
     }
-    std::printf("\n  ], \"batch8_speedup\": %.2f}", tok_s_m8 / tok_s_m1);
+    std::printf("\n  ], \"batch8_speedup\": {%s}}", speedups.c_str());
   }
   std::printf("\n}\n");
   return 0;

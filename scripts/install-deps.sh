@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency from Debian's packages (idempotent; run as root or
-# with sudo). Test clients from the npm registry are installed by the tests that use them.
+# with sudo). `--tools` adds what the model tools need (PyTorch for the golden-logit reference,
+# SentencePiece for the tokenizer training); the build and the tests do not need them.
+# Test clients from the npm registry are installed by scripts/install-test-clients.sh.
 set -euo pipefail
 
 packages=(
@@ -9,10 +11,11 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libtomlplusplus-dev libboost-dev libboost-system-dev
   libssl-dev libnghttp2-dev libmaxminddb-dev
-  python3 python3-numpy python3-torch
-  sentencepiece python3-sentencepiece
-  curl nodejs npm
+  python3 curl nodejs npm
 )
+if [ "${1:-}" = "--tools" ]; then
+  packages+=(python3-numpy python3-torch sentencepiece python3-sentencepiece)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

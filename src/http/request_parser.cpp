@@ -5,6 +5,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <cctype>
 #include <limits>
 #include <optional>
 
@@ -75,13 +76,21 @@ std::optional<std::string> WellFormedOtherVersion(std::string_view data) {
 
 }  // namespace
 
-bool BeastMayResume(size_t stalled_bytes, size_t available) {
-  // Beast 1.74 asserts (in builds with assertions) when it resumes a final chunk ("0\r\n" seen,
-  // trailers pending) with fewer than 5 bytes. Any incomplete chunked body still needs at least
-  // "0\r\n\r\n" from the first unconsumed byte on, so waiting for 5 bytes cannot stall a valid
-  // body; and resuming without new bytes is pointless.
+bool BeastMayResume(size_t stalled_bytes, std::string_view available) {
   if (stalled_bytes == 0) return true;
-  return available > stalled_bytes && available >= 5;
+  if (available.size() <= stalled_bytes) return false;  // nothing new: Beast would ask again
+  // Beast 1.74 asserts (in builds with assertions) when it resumes a chunked body whose final
+  // chunk line ("0\r\n") is complete with fewer than 5 bytes. The body still needs at least
+  // "0\r\n\r\n" from there, so waiting for 5 bytes cannot stall a valid body.
+  size_t i = available.substr(0, 2) == "\r\n" ? 2 : 0;
+  size_t zeros = 0;
+  while (i < available.size() && available[i] == '0') {
+    ++i;
+    ++zeros;
+  }
+  bool hex_follows = i < available.size() && std::isxdigit(static_cast<unsigned char>(available[i]));
+  bool final_chunk_line = zeros > 0 && !hex_follows && available.find('\n', i) != std::string_view::npos;
+  return !final_chunk_line || available.size() >= 5;
 }
 
 RequestParser::RequestParser(RequestLimits limits) : limits_(limits), impl_(std::make_unique<Impl>()) {
@@ -260,7 +269,7 @@ size_t RequestParser::FeedBody(std::string_view data) {
     state_ = State::kComplete;
     return 0;
   }
-  if (data.empty() || !BeastMayResume(impl_->stalled_bytes, data.size())) {
+  if (data.empty() || !BeastMayResume(impl_->stalled_bytes, data)) {
     state_ = State::kNeedMore;
     return 0;
   }

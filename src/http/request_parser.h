@@ -72,10 +72,11 @@ class RequestParser {
   RequestError error_;
 };
 
-//! Whether Beast may be handed `available` unconsumed body bytes after it last asked for more with
-//! `stalled_bytes` unconsumed (0: it made full progress). Works around a Beast 1.74 assertion on
-//! resuming a chunked body's final chunk with fewer than 5 bytes. Shared with ResponseParser.
-bool BeastMayResume(size_t stalled_bytes, size_t available);
+//! Whether Beast may be handed the unconsumed body bytes `available` after it last asked for
+//! more with `stalled_bytes` of them unconsumed (0: it made full progress). Works around a Beast
+//! 1.74 assertion on resuming a chunked body's final chunk with fewer than 5 bytes. Shared with
+//! ResponseParser.
+bool BeastMayResume(size_t stalled_bytes, std::string_view available);
 
 //! Splits a request-target into path and query. Accepts origin-form ("/a?b") and absolute-form
 //! ("http://host/a?b"); "*" gives path "*". False for anything else.

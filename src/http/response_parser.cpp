@@ -108,7 +108,7 @@ size_t ResponseParser::FeedBody(std::string_view data, const BodyCallback& on_bo
       state_ = State::kComplete;
       return used;
     }
-    if (data.empty() || !BeastMayResume(stalled_bytes_, data.size())) return used;
+    if (data.empty() || !BeastMayResume(stalled_bytes_, data)) return used;
     p.get().body().data = scratch.data();
     p.get().body().size = scratch.size();
     p.get().body().more = true;

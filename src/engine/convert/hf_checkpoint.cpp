@@ -26,7 +26,7 @@ Status PadVocab(VocabData& v, int32_t n_vocab, const std::string& where) {
                            " tokens but config.json's vocab_size is " + std::to_string(n_vocab));
   }
   if (have == static_cast<size_t>(n_vocab)) return Status::Ok();
-  // As llama.cpp's converter does: embedding rows past the tokenizer get unused placeholder tokens.
+  // As llama.cpp's converter does: embedding rows past the tokenizer get "[PAD<id>]" tokens of type unused.
   const bool with_scores = !v.scores.empty();
   if (v.token_types.empty()) v.token_types.assign(have, static_cast<int32_t>(TokenType::kNormal));
   for (size_t id = have; id < static_cast<size_t>(n_vocab); ++id) {

@@ -35,7 +35,7 @@ Result<RandomModelSpec> RandomModelPreset(std::string_view name);
 //! KV heads dividing heads, llama3 factors filled); `hf` also requires an F32/F16/BF16 dtype.
 Status CheckRandomModelSpec(const RandomModelSpec& spec, bool hf);
 
-//! The synthetic SentencePiece vocabulary of `n_vocab` tokens: <unk>=0, <s>=1, </s>=2, the 256
+//! The synthetic SentencePiece vocabulary of `n_vocab` (>= 260) tokens: <unk>=0, <s>=1, </s>=2, the 256
 //! byte tokens <0x00>..<0xFF>, then "▁", characters, "▁"+letter, common words (with every
 //! prefix, so BPE merges reach them) and letter n-grams, scores descending. Carries a LLaMA-2
 //! chat template; BOS added, EOS not, dummy prefix on.

@@ -18,6 +18,13 @@ Result<std::string> ReadText(const std::string& path, const std::string& default
   std::error_code ec;
   fs::path p(path);
   if (fs::is_directory(p, ec)) p /= default_name;
+  // Real configs are a few kB; refusing large files keeps a bad path from filling memory.
+  constexpr uintmax_t kMaxConfigBytes = 16u << 20;
+  const uintmax_t size = fs::file_size(p, ec);
+  if (!ec && size > kMaxConfigBytes) {
+    return InvalidArgument(p.string() + ": " + std::to_string(size) +
+                           " bytes is too large for a config file");
+  }
   std::ifstream in(p, std::ios::binary);
   if (!in) return NotFound(p.string() + ": cannot open");
   std::ostringstream ss;

@@ -91,7 +91,7 @@ Result<GenerateResult> GenerateText(const Model& model, Backend& backend, KvBloc
                                     const std::function<bool(std::string_view)>& on_text) {
   auto ids = model.tokenizer().Encode(prompt, options.add_bos, /*parse_special=*/false);
   if (!ids.ok()) return ids.status();
-  IncrementalDetokenizer detok(model.tokenizer());
+  IncrementalDetokenizer detok(model.tokenizer(), /*strip_leading_space=*/false);  // continues the prompt
   StopMatcher stops(options.stop);
   bool stopped_by_string = false;
   auto emit = [&](const std::string& piece) {

@@ -101,7 +101,8 @@ Result<uint64_t> Scheduler::Submit(GenerationRequest request) {
   seq->submitted = std::chrono::steady_clock::now();
   seq->sampler = std::make_unique<Sampler>(request.sampling, c.n_vocab);
   seq->sampler->SetPrompt(request.prompt);
-  seq->detok = std::make_unique<IncrementalDetokenizer>(model_.tokenizer());
+  // Generated text continues the prompt: keep the space of its first word.
+  seq->detok = std::make_unique<IncrementalDetokenizer>(model_.tokenizer(), /*strip_leading_space=*/false);
   seq->stops = std::make_unique<StopMatcher>(request.stop);
   seq->req = std::move(request);
   uint64_t id;

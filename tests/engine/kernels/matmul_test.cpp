@@ -1,5 +1,5 @@
 // MatMul against MatMulReference for every ISA, dtype and awkward shape; Q8_0 against the plain
-// float product of the dequantized operands; thread-count independence.
+// float product of the dequantized operands; thread-count independence; packed Q8_0 weights.
 //
 // Tolerance: recursive float summation of n terms errs by at most (n - 1) * u * sum|terms|
 // (Higham, u = 2^-24). Each output sums at most k products (fewer for Q8_0: one term per block,
@@ -181,6 +181,13 @@ TEST_P(MatMulIsa, ResultsDoNotDependOnTheThreadCount) {
       MatMul(w.w, x.data(), m, c.data(), rows, five);
       EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << DTypeName(dtype) << " m=" << m;
       EXPECT_EQ(std::memcmp(a.data(), c.data(), a.size() * 4), 0) << DTypeName(dtype) << " m=" << m;
+      if (dtype != DType::kQ8_0) continue;
+      const PackedQ8Weights packed = PackQ8_0(w.w);
+      MatMul(packed, x.data(), m, a.data(), rows, one);
+      MatMul(packed, x.data(), m, b.data(), rows, two);
+      MatMul(packed, x.data(), m, c.data(), rows, five);
+      EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << "packed m=" << m;
+      EXPECT_EQ(std::memcmp(a.data(), c.data(), a.size() * 4), 0) << "packed m=" << m;
     }
   }
 }
@@ -205,6 +212,99 @@ TEST_P(MatMulIsa, LargeActivationsStayExact) {
     MatMul(w, x.data(), m, y.data(), rows, pool);
     MatMulReference(w, x.data(), m, ref.data(), rows);
     EXPECT_EQ(y, ref) << "m=" << m;  // integer-valued sums far below 2^24: exact in float
+  }
+}
+
+// ---- packed weights (PackedQ8Weights) ----
+
+TEST(PackedQ8, UnpackRestoresEveryRow) {
+  for (int64_t rows : {1, 7, 8, 9, 37}) {
+    for (int64_t k : {32, 96, 1024}) {
+      const Weights w = MakeWeights(DType::kQ8_0, rows, k, 31 + static_cast<uint32_t>(rows * k));
+      const PackedQ8Weights packed = PackQ8_0(w.w);
+      ASSERT_EQ(packed.rows(), rows);
+      ASSERT_EQ(packed.cols(), k);
+      EXPECT_EQ(packed.n_bytes(), static_cast<size_t>((rows + 7) / 8 * 8 * k / 32 * sizeof(BlockQ8_0)));
+      std::vector<BlockQ8_0> row(static_cast<size_t>(k / 32));
+      for (int64_t r = 0; r < rows; ++r) {
+        UnpackQ8_0Row(packed, r, row.data());
+        ASSERT_EQ(std::memcmp(row.data(), w.bytes.data() + r * w.w.row_bytes(), w.w.row_bytes()), 0)
+            << "rows=" << rows << " k=" << k << " row " << r;
+      }
+    }
+  }
+}
+
+TEST(PackedQ8, PackingFloatWeightsQuantizesThemFirst) {
+  const int64_t rows = 11, k = 64;
+  const std::vector<float> f = RandomFloats(static_cast<size_t>(rows * k), 5);
+  ThreadPool pool(3);
+  const PackedQ8Weights packed = PackQ8_0(WeightTensor{DType::kF32, rows, k, f.data()}, &pool);
+  std::vector<BlockQ8_0> want(2), got(2);
+  for (int64_t r = 0; r < rows; ++r) {
+    QuantizeRowQ8_0(f.data() + r * k, want.data(), k);
+    UnpackQ8_0Row(packed, r, got.data());
+    ASSERT_EQ(std::memcmp(want.data(), got.data(), 2 * sizeof(BlockQ8_0)), 0) << "row " << r;
+  }
+}
+
+TEST_P(MatMulIsa, PackedMatchesReference) {
+  MERIDIAN_SKIP_UNLESS_SUPPORTED(GetParam());
+  IsaGuard guard(GetParam());
+  ThreadPool one(1), three(3);
+  uint32_t seed = 500;
+  // Rows around the 8-row groups and the 2-group panels, k from one block to 4096.
+  const Shape shapes[] = {{1, 32}, {8, 96}, {13, 288}, {17, 64}, {37, 1024}, {5, 4096}};
+  for (const Shape& s : shapes) {
+    const Weights w = MakeWeights(DType::kQ8_0, s.rows, s.k, ++seed);
+    const PackedQ8Weights packed = PackQ8_0(w.w);
+    for (int64_t m : kMs) {
+      if (s.k >= 1024 && m > 9 && m != 17) continue;
+      const std::vector<float> x = RandomFloats(static_cast<size_t>(m * s.k), ++seed, 2.0f);
+      const int64_t ldy = s.rows + 5;
+      std::vector<float> ref(static_cast<size_t>(m * ldy), kSentinel);
+      MatMulReference(w.w, x.data(), m, ref.data(), ldy);
+      const std::vector<double> mag = AbsDots(w, EffectiveActivations(DType::kQ8_0, x, m, s.k), m);
+      for (ThreadPool* pool : {&one, &three}) {
+        std::vector<float> y(static_cast<size_t>(m * ldy), kSentinel);
+        MatMul(packed, x.data(), m, y.data(), ldy, *pool);
+        for (int64_t i = 0; i < m; ++i) {
+          for (int64_t r = 0; r < ldy; ++r) {
+            const float got = y[static_cast<size_t>(i * ldy + r)];
+            if (r >= s.rows) {
+              ASSERT_EQ(got, kSentinel) << "wrote past the row end, column " << r;
+              continue;
+            }
+            const double tol = static_cast<double>(s.k) * std::ldexp(1.0, -24) * mag[static_cast<size_t>(i * s.rows + r)];
+            ASSERT_NEAR(got, ref[static_cast<size_t>(i * ldy + r)], tol)
+                << "rows=" << s.rows << " k=" << s.k << " m=" << m << " threads=" << pool->size() << " at (" << i
+                << ", " << r << ")";
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(MatMulIsa, PackedIsExactOnIntegerValuedProducts) {
+  MERIDIAN_SKIP_UNLESS_SUPPORTED(GetParam());
+  IsaGuard guard(GetParam());
+  ThreadPool pool(2);
+  const int64_t rows = 21, k = 256;
+  std::vector<BlockQ8_0> wq(static_cast<size_t>(rows * k / 32));
+  for (size_t b = 0; b < wq.size(); ++b) {
+    wq[b].d = Fp32ToFp16(1.0f);
+    for (int j = 0; j < 32; ++j) wq[b].qs[j] = static_cast<int8_t>((b + static_cast<size_t>(j)) % 3 ? -128 : 127);
+  }
+  const WeightTensor w{DType::kQ8_0, rows, k, wq.data()};
+  const PackedQ8Weights packed = PackQ8_0(w, &pool);
+  for (int64_t m : {1, 2, 3, 4, 5, 8}) {
+    std::vector<float> x(static_cast<size_t>(m * k));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = (i / 3) % 2 ? 127.0f : -127.0f;
+    std::vector<float> y(static_cast<size_t>(m * rows)), ref(y.size());
+    MatMul(packed, x.data(), m, y.data(), rows, pool);
+    MatMulReference(w, x.data(), m, ref.data(), rows);
+    EXPECT_EQ(y, ref) << "m=" << m;
   }
 }
 

@@ -67,8 +67,9 @@ using FloatMatMulFn = void (*)(DType dtype, const void* w, int64_t k, int64_t ro
 using PackActSlabFn = void (*)(const float* x, int64_t k, int rows, int64_t padded_blocks, int8_t* qs, float* d);
 //! Quantizes one row to Q8_0 blocks, bit-identical to QuantizeRowQ8_0.
 using QuantizeRowFn = void (*)(const float* x, BlockQ8_0* out, int64_t k);
-//! Sums `bytes` bytes (a multiple of 256, 64-byte aligned) so that no load can be skipped.
-using ReadBytesFn = uint64_t (*)(const void* data, int64_t bytes);
+//! Sums `bytes` bytes (a multiple of 256, 64-byte aligned) so that no load can be skipped,
+//! prefetching `prefetch_bytes` ahead (0: no software prefetch).
+using ReadBytesFn = uint64_t (*)(const void* data, int64_t bytes, int64_t prefetch_bytes);
 
 //! One ISA's kernels. Every entry is set.
 struct KernelTable {

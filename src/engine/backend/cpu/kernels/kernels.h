@@ -88,9 +88,10 @@ float DotF32(const float* a, const float* b, int64_t n);
 //! y[i] += a * x[i].
 void Axpy(float a, const float* x, float* y, int64_t n);
 
-//! The machine's memory read bandwidth in GB/s (1e9 bytes/s): every pool thread streams through
-//! its share of a `bytes` buffer (far bigger than the caches), best of a few passes. The baseline
-//! that decode throughput is compared to. Returns 0 if the buffer cannot be allocated.
+//! The machine's memory read bandwidth in GB/s (1e9 bytes/s): all pool threads stream through a
+//! `bytes` buffer (far bigger than the caches), claiming 1 MiB pieces as they go, with and
+//! without software prefetch, best of 6 passes. The baseline that decode throughput is compared to. Returns 0 if
+//! the buffer cannot be allocated.
 double MeasureReadBandwidthGBs(ThreadPool& pool, size_t bytes = size_t{1} << 30);
 
 }  // namespace meridian::engine::cpu

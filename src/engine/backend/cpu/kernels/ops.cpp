@@ -67,6 +67,7 @@ void QuantizeMatrixQ8_0(const WeightTensor& src, BlockQ8_0* out, ThreadPool* poo
 double MeasureReadBandwidthGBs(ThreadPool& pool, size_t bytes) {
   constexpr size_t kAlign = 4096;
   constexpr int64_t kUnit = 1 << 16;  // bytes per split unit: a multiple of what read_bytes needs
+  constexpr int64_t kUnitsPerClaim = 16;
   bytes = std::max<size_t>(bytes / kUnit * kUnit, kUnit);
   struct Free {
     void operator()(void* p) const { std::free(p); }
@@ -75,17 +76,23 @@ double MeasureReadBandwidthGBs(ThreadPool& pool, size_t bytes) {
   if (!buffer) return 0.0;
   uint8_t* data = buffer.get();
   const int64_t units = static_cast<int64_t>(bytes) / kUnit;
-  // Each thread first touches the pages it will read (they land on its NUMA node).
+  // The pool touches the pages first, spread over its threads (and their NUMA nodes).
   pool.ParallelFor(units, 1, [data](int, int64_t u0, int64_t u1) {
     for (int64_t u = u0; u < u1; ++u) std::memset(data + u * kUnit, static_cast<int>(u & 0x7f), kUnit);
   });
   const internal::KernelTable& t = ActiveTable();
   std::vector<uint64_t> sinks(static_cast<size_t>(pool.size()) * 8, 0);  // a cache line per thread
+  // Plain loads (what the hardware prefetchers alone give) and loads with software prefetch 1 and
+  // 4 KiB ahead (more misses in flight per core, which some CPUs need to reach full bandwidth):
+  // the best pass of any variant is the baseline, so kernels are never flattered by a weak probe.
+  const int64_t kPrefetch[] = {0, 1024, 4096};
   double best = 0.0;
-  for (int pass = 0; pass < 5; ++pass) {
+  for (int pass = 0; pass < 6; ++pass) {
+    const int64_t prefetch = kPrefetch[pass % 3];
     const auto start = std::chrono::steady_clock::now();
-    pool.ParallelFor(units, 1, [&](int tid, int64_t u0, int64_t u1) {
-      sinks[static_cast<size_t>(tid) * 8] += t.read_bytes(data + u0 * kUnit, (u1 - u0) * kUnit);
+    // Claimed 1 MiB at a time, so a thread slowed by another process does not hold the pass back.
+    pool.ParallelForDynamic(units, kUnitsPerClaim, [&](int tid, int64_t u0, int64_t u1) {
+      sinks[static_cast<size_t>(tid) * 8] += t.read_bytes(data + u0 * kUnit, (u1 - u0) * kUnit, prefetch);
     });
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (secs > 0) best = std::max(best, static_cast<double>(bytes) / secs / 1e9);

@@ -154,7 +154,7 @@ void ScalarFloatMatMul(DType dtype, const void* w, int64_t k, int64_t row_begin,
   }
 }
 
-uint64_t ScalarReadBytes(const void* data, int64_t bytes) {
+uint64_t ScalarReadBytes(const void* data, int64_t bytes, int64_t /*prefetch_bytes*/) {
   const auto* p = static_cast<const uint64_t*>(data);
   uint64_t a = 0, b = 0, c = 0, d = 0;
   for (int64_t i = 0; i < bytes / 8; i += 4) {

@@ -82,10 +82,13 @@ void FloatMatMulAvx512(DType dtype, const void* w, int64_t k, int64_t row_begin,
   }
 }
 
-uint64_t ReadBytesAvx512(const void* data, int64_t bytes) {
+uint64_t ReadBytesAvx512(const void* data, int64_t bytes, int64_t prefetch_bytes) {
   const auto* p = static_cast<const uint8_t*>(data);
   __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
   for (int64_t i = 0; i < bytes; i += 256) {
+    if (prefetch_bytes > 0) {
+      for (int l = 0; l < 4; ++l) _mm_prefetch(reinterpret_cast<const char*>(p + i + prefetch_bytes) + 64 * l, _MM_HINT_T0);
+    }
     a0 = _mm512_add_epi64(a0, _mm512_load_si512(p + i));
     a1 = _mm512_add_epi64(a1, _mm512_load_si512(p + i + 64));
     a2 = _mm512_add_epi64(a2, _mm512_load_si512(p + i + 128));
