@@ -63,7 +63,8 @@ struct Matrix {
 };
 
 // Runs the matmul in the chosen layout.
-void Run(const Matrix& w, bool packed, const float* x, int64_t m, float* y, int64_t ldy, cpu::ThreadPool& pool) {
+void Run(const Matrix& w, bool packed, const float* x, int64_t m, float* y, int64_t ldy,
+         cpu::ThreadPool& pool) {
   if (packed) {
     cpu::MatMul(w.packed, x, m, y, ldy, pool);
   } else {
@@ -86,7 +87,8 @@ Matrix RandomMatrix(DType dtype, int64_t rows, int64_t cols, Rng& rng) {
       blocks[b].d = meridian::engine::Fp32ToFp16(0.001f + static_cast<float>(r & 0xff) * 1e-5f);
       for (int j = 0; j < meridian::engine::kQ8BlockSize; j += 8) {
         r = rng.Next();
-        for (int t = 0; t < 8; ++t) blocks[b].qs[j + t] = static_cast<int8_t>(static_cast<int>((r >> (8 * t)) & 0xff) % 255 - 127);
+        for (int t = 0; t < 8; ++t)
+          blocks[b].qs[j + t] = static_cast<int8_t>(static_cast<int>((r >> (8 * t)) & 0xff) % 255 - 127);
       }
     }
   } else {
@@ -95,7 +97,8 @@ Matrix RandomMatrix(DType dtype, int64_t rows, int64_t cols, Rng& rng) {
       if (dtype == DType::kF32) {
         std::memcpy(m.bytes.data() + 4 * i, &v, 4);
       } else {
-        const uint16_t h = dtype == DType::kF16 ? meridian::engine::Fp32ToFp16(v) : meridian::engine::Fp32ToBf16(v);
+        const uint16_t h =
+            dtype == DType::kF16 ? meridian::engine::Fp32ToFp16(v) : meridian::engine::Fp32ToBf16(v);
         std::memcpy(m.bytes.data() + 2 * i, &h, 2);
       }
     }
@@ -210,7 +213,8 @@ int main(int argc, char** argv) {
   if (opt.model) {
     // TinyLlama-1.1B: dim 2048, 22 layers, 32 heads of 64, 4 KV heads, FFN 5632, vocab 32000.
     const int64_t dim = 2048, kv = 256, ffn = 5632, vocab = 32000, layers = 22;
-    const int64_t layer_shapes[][2] = {{dim, dim}, {kv, dim}, {kv, dim}, {dim, dim}, {ffn, dim}, {ffn, dim}, {dim, ffn}};
+    const int64_t layer_shapes[][2] = {{dim, dim}, {kv, dim},  {kv, dim}, {dim, dim},
+                                       {ffn, dim}, {ffn, dim}, {dim, ffn}};
     std::vector<Matrix> mats;
     for (int64_t l = 0; l < layers; ++l)
       for (const auto& s : layer_shapes) mats.push_back(RandomMatrix(opt.dtype, s[0], s[1], rng));
@@ -227,7 +231,8 @@ int main(int argc, char** argv) {
     }
     const uint64_t token_bytes = layer_bytes + output.w.n_bytes();
     const double token_macs = layer_macs + static_cast<double>(vocab * dim);
-    std::printf(",\n  \"model\": {\"weight_bytes_per_token\": %" PRIu64 ", \"macs_per_token\": %.4g, \"passes\": [",
+    std::printf(",\n  \"model\": {\"weight_bytes_per_token\": %" PRIu64
+                ", \"macs_per_token\": %.4g, \"passes\": [",
                 token_bytes, token_macs);
     std::vector<float> x(static_cast<size_t>(128 * ffn)), y(static_cast<size_t>(128 * vocab));
     for (float& v : x) v = rng.Uniform();
@@ -245,15 +250,16 @@ int main(int argc, char** argv) {
         if (m == 1) tok_s_m1 = 1.0 / t;
         if (m == 8) tok_s_m8 = 8.0 / t;
         const double macs = static_cast<double>(m) * layer_macs + static_cast<double>(out_rows * vocab * dim);
-        std::printf("%s\n    {\"layout\": \"%s\", \"m\": %" PRId64 ", \"ms_per_pass\": %.2f, \"tok_s\": %.2f"
+        std::printf("%s\n    {\"layout\": \"%s\", \"m\": %" PRId64
+                    ", \"ms_per_pass\": %.2f, \"tok_s\": %.2f"
                     ", \"weight_gbs\": %.2f, \"bandwidth_ratio\": %.3f, \"gmacs\": %.1f}",
-                    first ? "" : ",", packed ? "packed" : "plain", m, t * 1e3, static_cast<double>(m) / t, gbs,
-                    gbs / bandwidth, macs / t / 1e9);
+                    first ? "" : ",", packed ? "packed" : "plain", m, t * 1e3, static_cast<double>(m) / t,
+                    gbs, gbs / bandwidth, macs / t / 1e9);
         first = false;
       }
       char buf[64];
-      std::snprintf(buf, sizeof(buf), "%s\"%s\": %.2f", speedups.empty() ? "" : ", ", packed ? "packed" : "plain",
-                    tok_s_m8 / tok_s_m1);
+      std::snprintf(buf, sizeof(buf), "%s\"%s\": %.2f", speedups.empty() ? "" : ", ",
+                    packed ? "packed" : "plain", tok_s_m8 / tok_s_m1);
       speedups += buf;
     }
     std::printf("\n  ], \"batch8_speedup\": {%s}}", speedups.c_str());

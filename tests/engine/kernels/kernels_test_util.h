@@ -15,7 +15,9 @@ namespace meridian::engine::cpu::testing {
 //! Every ISA the kernels have; tests parameterized over it skip the ones this CPU lacks.
 inline const Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni};
 
-inline std::string IsaParamName(const ::testing::TestParamInfo<Isa>& info) { return IsaName(info.param); }
+inline std::string IsaParamName(const ::testing::TestParamInfo<Isa>& info) {
+  return IsaName(info.param);
+}
 
 //! Makes `isa` active for the scope, restoring the previous one after.
 class IsaGuard {
@@ -32,13 +34,13 @@ class IsaGuard {
 };
 
 //! Skips the current test when the CPU cannot run `isa`'s kernels.
-#define MERIDIAN_SKIP_UNLESS_SUPPORTED(isa)                                                        \
-  do {                                                                                             \
-    if (!::meridian::engine::cpu::IsaSupported(isa)) {                                             \
+#define MERIDIAN_SKIP_UNLESS_SUPPORTED(isa)                                                      \
+  do {                                                                                           \
+    if (!::meridian::engine::cpu::IsaSupported(isa)) {                                           \
       GTEST_SKIP() << ::meridian::engine::cpu::IsaName(isa) << " is not supported on this CPU (" \
-                   << ::meridian::engine::cpu::IsaName(::meridian::engine::cpu::DetectIsa())      \
-                   << " is the best it has)";                                                      \
-    }                                                                                              \
+                   << ::meridian::engine::cpu::IsaName(::meridian::engine::cpu::DetectIsa())     \
+                   << " is the best it has)";                                                    \
+    }                                                                                            \
   } while (0)
 
 //! Uniform in [-scale, scale], never exactly zero.

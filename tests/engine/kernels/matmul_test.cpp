@@ -82,7 +82,8 @@ std::vector<double> AbsDots(const Weights& w, const std::vector<float>& x, int64
     for (int64_t r = 0; r < rows; ++r) {
       double s = 0.0;
       for (int64_t c = 0; c < k; ++c)
-        s += std::fabs(static_cast<double>(w.dequantized[static_cast<size_t>(r * k + c)]) * x[static_cast<size_t>(i * k + c)]);
+        s += std::fabs(static_cast<double>(w.dequantized[static_cast<size_t>(r * k + c)]) *
+                       x[static_cast<size_t>(i * k + c)]);
       out[static_cast<size_t>(i * rows + r)] = s;
     }
   return out;
@@ -129,9 +130,11 @@ TEST_P(MatMulIsa, MatchesReferenceForAllDtypesAndShapes) {
                 ASSERT_EQ(got, kSentinel) << "wrote past the row end, column " << r;
                 continue;
               }
-              const double tol = static_cast<double>(s.k) * std::ldexp(1.0, -24) * mag[static_cast<size_t>(i * s.rows + r)];
-              ASSERT_NEAR(got, want, tol) << DTypeName(dtype) << " rows=" << s.rows << " k=" << s.k << " m=" << m
-                                          << " threads=" << pool->size() << " at (" << i << ", " << r << ")";
+              const double tol =
+                  static_cast<double>(s.k) * std::ldexp(1.0, -24) * mag[static_cast<size_t>(i * s.rows + r)];
+              ASSERT_NEAR(got, want, tol)
+                  << DTypeName(dtype) << " rows=" << s.rows << " k=" << s.k << " m=" << m
+                  << " threads=" << pool->size() << " at (" << i << ", " << r << ")";
             }
           }
         }
@@ -156,11 +159,14 @@ TEST_P(MatMulIsa, Q8MatchesFloatProductOfDequantizedOperands) {
       for (int64_t r = 0; r < rows; ++r) {
         double want = 0.0;
         for (int64_t c = 0; c < k; ++c)
-          want += static_cast<double>(w.dequantized[static_cast<size_t>(r * k + c)]) * xq[static_cast<size_t>(i * k + c)];
+          want += static_cast<double>(w.dequantized[static_cast<size_t>(r * k + c)]) *
+                  xq[static_cast<size_t>(i * k + c)];
         // Besides the summation bound: the dequantized operands each carry one rounding of d * q
         // (2^-24 relative), and the kernel rounds d_w * d_x once: 3 * 2^-24 * sum|terms|.
-        const double tol = (static_cast<double>(k) + 3.0) * std::ldexp(1.0, -24) * mag[static_cast<size_t>(i * rows + r)];
-        ASSERT_NEAR(y[static_cast<size_t>(i * rows + r)], want, tol) << "m=" << m << " (" << i << ", " << r << ")";
+        const double tol =
+            (static_cast<double>(k) + 3.0) * std::ldexp(1.0, -24) * mag[static_cast<size_t>(i * rows + r)];
+        ASSERT_NEAR(y[static_cast<size_t>(i * rows + r)], want, tol)
+            << "m=" << m << " (" << i << ", " << r << ")";
       }
     }
   }
@@ -202,7 +208,8 @@ TEST_P(MatMulIsa, LargeActivationsStayExact) {
   std::vector<BlockQ8_0> wq(static_cast<size_t>(rows * k / 32));
   for (size_t b = 0; b < wq.size(); ++b) {
     wq[b].d = Fp32ToFp16(1.0f);
-    for (int j = 0; j < 32; ++j) wq[b].qs[j] = static_cast<int8_t>((b + static_cast<size_t>(j)) % 2 ? -128 : 127);
+    for (int j = 0; j < 32; ++j)
+      wq[b].qs[j] = static_cast<int8_t>((b + static_cast<size_t>(j)) % 2 ? -128 : 127);
   }
   const WeightTensor w{DType::kQ8_0, rows, k, wq.data()};
   for (int64_t m : {1, 3, 8, 16}) {
@@ -275,10 +282,11 @@ TEST_P(MatMulIsa, PackedMatchesReference) {
               ASSERT_EQ(got, kSentinel) << "wrote past the row end, column " << r;
               continue;
             }
-            const double tol = static_cast<double>(s.k) * std::ldexp(1.0, -24) * mag[static_cast<size_t>(i * s.rows + r)];
+            const double tol =
+                static_cast<double>(s.k) * std::ldexp(1.0, -24) * mag[static_cast<size_t>(i * s.rows + r)];
             ASSERT_NEAR(got, ref[static_cast<size_t>(i * ldy + r)], tol)
-                << "rows=" << s.rows << " k=" << s.k << " m=" << m << " threads=" << pool->size() << " at (" << i
-                << ", " << r << ")";
+                << "rows=" << s.rows << " k=" << s.k << " m=" << m << " threads=" << pool->size() << " at ("
+                << i << ", " << r << ")";
           }
         }
       }
@@ -294,7 +302,8 @@ TEST_P(MatMulIsa, PackedIsExactOnIntegerValuedProducts) {
   std::vector<BlockQ8_0> wq(static_cast<size_t>(rows * k / 32));
   for (size_t b = 0; b < wq.size(); ++b) {
     wq[b].d = Fp32ToFp16(1.0f);
-    for (int j = 0; j < 32; ++j) wq[b].qs[j] = static_cast<int8_t>((b + static_cast<size_t>(j)) % 3 ? -128 : 127);
+    for (int j = 0; j < 32; ++j)
+      wq[b].qs[j] = static_cast<int8_t>((b + static_cast<size_t>(j)) % 3 ? -128 : 127);
   }
   const WeightTensor w{DType::kQ8_0, rows, k, wq.data()};
   const PackedQ8Weights packed = PackQ8_0(w, &pool);

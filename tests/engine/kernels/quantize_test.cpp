@@ -18,13 +18,13 @@ using testing::RandomFloats;
 TEST(QuantizeReference, MatchesGgmlOnAHandComputedBlock) {
   // amax = 2.54 -> d = 0.02, id = 50; x * id rounds half away from zero.
   std::vector<float> x(32, 0.0f);
-  x[0] = 2.54f;    // 127
-  x[1] = -2.54f;   // -127
-  x[2] = 0.01f;    // 0.5 -> 1 (half away from zero, not to even)
-  x[3] = -0.01f;   // -0.5 -> -1
-  x[4] = 0.03f;    // 1.5 -> 2
-  x[5] = 1.0f;     // 50
-  x[6] = 0.004f;   // 0.2 -> 0
+  x[0] = 2.54f;   // 127
+  x[1] = -2.54f;  // -127
+  x[2] = 0.01f;   // 0.5 -> 1 (half away from zero, not to even)
+  x[3] = -0.01f;  // -0.5 -> -1
+  x[4] = 0.03f;   // 1.5 -> 2
+  x[5] = 1.0f;    // 50
+  x[6] = 0.004f;  // 0.2 -> 0
   BlockQ8_0 b;
   QuantizeRowQ8_0(x.data(), &b, 32);
   const float d = 2.54f / 127.0f;
@@ -53,7 +53,8 @@ std::vector<float> TieHeavyRow(int64_t k) {
   for (int64_t i = 0; i < k; ++i) {
     const int64_t j = i % 32;
     // amax 127 (d = 1, id = 1) and halves in between.
-    x[static_cast<size_t>(i)] = j == 0 ? 127.0f : (static_cast<float>(j) - 16.0f) + ((i / 32) % 2 ? 0.5f : -0.5f);
+    x[static_cast<size_t>(i)] =
+        j == 0 ? 127.0f : (static_cast<float>(j) - 16.0f) + ((i / 32) % 2 ? 0.5f : -0.5f);
   }
   return x;
 }
@@ -90,7 +91,8 @@ TEST_P(QuantizeIsa, QuantizesF16AndBf16Sources) {
     std::vector<uint16_t> h(x.size());
     for (size_t i = 0; i < x.size(); ++i) h[i] = dt == DType::kF16 ? Fp32ToFp16(x[i]) : Fp32ToBf16(x[i]);
     std::vector<float> widened(x.size());
-    for (size_t i = 0; i < x.size(); ++i) widened[i] = dt == DType::kF16 ? Fp16ToFp32(h[i]) : Bf16ToFp32(h[i]);
+    for (size_t i = 0; i < x.size(); ++i)
+      widened[i] = dt == DType::kF16 ? Fp16ToFp32(h[i]) : Bf16ToFp32(h[i]);
     std::vector<BlockQ8_0> fast(static_cast<size_t>(rows * k / 32)), ref(fast.size());
     QuantizeMatrixQ8_0(WeightTensor{dt, rows, k, h.data()}, fast.data(), nullptr);
     QuantizeRowQ8_0(widened.data(), ref.data(), rows * k);
@@ -133,9 +135,11 @@ TEST_P(QuantizeIsa, DequantizeRowMatchesScalarConversions) {
       b[static_cast<size_t>(i)] = Fp32ToBf16(x[static_cast<size_t>(i)]);
     }
     DequantizeRow(DType::kF16, h.data(), out.data(), k);
-    for (int64_t i = 0; i < k; ++i) ASSERT_EQ(out[static_cast<size_t>(i)], Fp16ToFp32(h[static_cast<size_t>(i)]));
+    for (int64_t i = 0; i < k; ++i)
+      ASSERT_EQ(out[static_cast<size_t>(i)], Fp16ToFp32(h[static_cast<size_t>(i)]));
     DequantizeRow(DType::kBF16, b.data(), out.data(), k);
-    for (int64_t i = 0; i < k; ++i) ASSERT_EQ(out[static_cast<size_t>(i)], Bf16ToFp32(b[static_cast<size_t>(i)]));
+    for (int64_t i = 0; i < k; ++i)
+      ASSERT_EQ(out[static_cast<size_t>(i)], Bf16ToFp32(b[static_cast<size_t>(i)]));
     if (k % 32 != 0) continue;
     std::vector<BlockQ8_0> q(static_cast<size_t>(k / 32));
     QuantizeRowQ8_0(x.data(), q.data(), k);

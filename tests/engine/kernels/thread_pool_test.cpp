@@ -20,7 +20,8 @@ void CheckStaticSplit(ThreadPool& pool, int64_t n, int64_t grain) {
   std::vector<std::atomic<int>> calls_per_thread(static_cast<size_t>(pool.size()));
   std::atomic<bool> bad_bounds{false};
   pool.ParallelFor(n, grain, [&](int tid, int64_t begin, int64_t end) {
-    if (tid < 0 || tid >= pool.size() || begin >= end || begin % grain != 0 || (end != n && end % grain != 0)) {
+    if (tid < 0 || tid >= pool.size() || begin >= end || begin % grain != 0 ||
+        (end != n && end % grain != 0)) {
       bad_bounds = true;
       return;
     }
@@ -151,7 +152,8 @@ TEST(ThreadPool, HundredThousandDispatchesAreCheap) {
   const auto start = std::chrono::steady_clock::now();
   constexpr int kCalls = 100000;
   for (int i = 0; i < kCalls; ++i) {
-    pool.ParallelFor(2, 1, [&](int, int64_t b, int64_t e) { total.fetch_add(e - b, std::memory_order_relaxed); });
+    pool.ParallelFor(2, 1,
+                     [&](int, int64_t b, int64_t e) { total.fetch_add(e - b, std::memory_order_relaxed); });
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(total.load(), 2 * kCalls);

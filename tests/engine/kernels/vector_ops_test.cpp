@@ -22,7 +22,9 @@ using testing::RandomFloats;
 constexpr double kUlp = 1.0 / (1 << 24);
 const int64_t kSizes[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 67, 2048, 5632};
 
-double Rel(double got, double want) { return std::fabs(got - want) / std::max(std::fabs(want), 1e-30); }
+double Rel(double got, double want) {
+  return std::fabs(got - want) / std::max(std::fabs(want), 1e-30);
+}
 
 class VectorOpsIsa : public ::testing::TestWithParam<Isa> {
  protected:
@@ -59,7 +61,8 @@ TEST_P(VectorOpsIsa, SiluMul) {
     for (int64_t i = 0; i < n; ++i) {
       const double gi = g[static_cast<size_t>(i)];
       const double want = gi / (1.0 + std::exp(-gi)) * u[static_cast<size_t>(i)];
-      ASSERT_NEAR(out[static_cast<size_t>(i)], want, 1e-6 * std::fabs(want) + 1e-30) << "n=" << n << " g=" << gi;
+      ASSERT_NEAR(out[static_cast<size_t>(i)], want, 1e-6 * std::fabs(want) + 1e-30)
+          << "n=" << n << " g=" << gi;
     }
   }
 }
@@ -71,7 +74,8 @@ TEST_P(VectorOpsIsa, AddInPlaceAndAxpy) {
     const std::vector<float> y = RandomFloats(static_cast<size_t>(n), 6 + static_cast<uint32_t>(n));
     std::vector<float> sum = x;
     AddInPlace(sum.data(), y.data(), n);
-    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(sum[static_cast<size_t>(i)], x[static_cast<size_t>(i)] + y[static_cast<size_t>(i)]);
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_EQ(sum[static_cast<size_t>(i)], x[static_cast<size_t>(i)] + y[static_cast<size_t>(i)]);
     std::vector<float> acc = x;
     Axpy(-0.75f, y.data(), acc.data(), n);
     for (int64_t i = 0; i < n; ++i) {
@@ -118,7 +122,8 @@ TEST_P(VectorOpsIsa, DotF32) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllIsas, VectorOpsIsa, ::testing::ValuesIn(testing::kAllIsas), testing::IsaParamName);
+INSTANTIATE_TEST_SUITE_P(AllIsas, VectorOpsIsa, ::testing::ValuesIn(testing::kAllIsas),
+                         testing::IsaParamName);
 
 TEST(ReadBandwidth, IsPositiveAndFinite) {
   ThreadPool pool(2);

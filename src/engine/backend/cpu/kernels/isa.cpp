@@ -39,10 +39,14 @@ Isa DetectIsaUncached() {
   return vnni ? Isa::kAvx512Vnni : Isa::kAvx512;
 }
 #else
-Isa DetectIsaUncached() { return Isa::kScalar; }
+Isa DetectIsaUncached() {
+  return Isa::kScalar;
+}
 #endif
 
-Isa Clamp(Isa wanted) { return static_cast<int>(wanted) <= static_cast<int>(DetectIsa()) ? wanted : DetectIsa(); }
+Isa Clamp(Isa wanted) {
+  return static_cast<int>(wanted) <= static_cast<int>(DetectIsa()) ? wanted : DetectIsa();
+}
 
 Isa InitialIsa() {
   if (const char* env = std::getenv("MERIDIAN_ISA")) {
@@ -80,9 +84,13 @@ Isa DetectIsa() {
   return detected;
 }
 
-bool IsaSupported(Isa isa) { return static_cast<int>(isa) <= static_cast<int>(DetectIsa()); }
+bool IsaSupported(Isa isa) {
+  return static_cast<int>(isa) <= static_cast<int>(DetectIsa());
+}
 
-Isa ActiveIsa() { return static_cast<Isa>(ActiveSlot().load(std::memory_order_relaxed)); }
+Isa ActiveIsa() {
+  return static_cast<Isa>(ActiveSlot().load(std::memory_order_relaxed));
+}
 
 Isa SetActiveIsa(Isa isa) {
   const Isa effective = Clamp(isa);

@@ -46,13 +46,13 @@ struct RowActs {
   const int32_t* xsum;  //!< [m][blocks], sum of each block's 32 values
   int64_t m;
   int64_t blocks;
-  int64_t row_stride;   //!< bytes, >= blocks * 32, a multiple of 64
+  int64_t row_stride;  //!< bytes, >= blocks * 32, a multiple of 64
 };
 
 //! Y[i, r] for the weight rows of groups [group_begin, group_end) (rows past `rows` are padding
 //! and not written), i in [0, x.m).
-using PackedQ8MatMulFn = void (*)(const PackedQ8Block* w, int64_t blocks, int64_t group_begin, int64_t group_end,
-                                  int64_t rows, const RowActs& x, float* y, int64_t ldy);
+using PackedQ8MatMulFn = void (*)(const PackedQ8Block* w, int64_t blocks, int64_t group_begin,
+                                  int64_t group_end, int64_t rows, const RowActs& x, float* y, int64_t ldy);
 
 //! Y[i, r] for r in [row_begin, row_end), i in [0, x.m): sum over blocks of d_w * d_x * dot(q_w, q_x).
 //! `w` is the whole weight matrix, `w_blocks` its blocks per row (the unpadded count).
@@ -64,7 +64,8 @@ using FloatMatMulFn = void (*)(DType dtype, const void* w, int64_t k, int64_t ro
 //! Quantizes `rows` (1..slab_rows) rows of x (row stride k, k a multiple of 32) into the slab at
 //! qs (padded_blocks * act_q_bytes_per_block bytes) and d (padded_blocks * act_d_per_block
 //! floats). The values are bit-identical to QuantizeRowQ8_0's (the fp16 scale widened to f32).
-using PackActSlabFn = void (*)(const float* x, int64_t k, int rows, int64_t padded_blocks, int8_t* qs, float* d);
+using PackActSlabFn = void (*)(const float* x, int64_t k, int rows, int64_t padded_blocks, int8_t* qs,
+                               float* d);
 //! Quantizes one row to Q8_0 blocks, bit-identical to QuantizeRowQ8_0.
 using QuantizeRowFn = void (*)(const float* x, BlockQ8_0* out, int64_t k);
 //! Sums `bytes` bytes (a multiple of 256, 64-byte aligned) so that no load can be skipped,
@@ -105,11 +106,11 @@ uint16_t QuantizeBlockAvx2(const float* x, int8_t* qs);
 
 //! Fill parts of a table; defined in the ISA files (only run them where the ISA is supported).
 void FillScalar(KernelTable* t);
-void FillAvx2Vector(KernelTable* t);      //!< everything but the Q8_0 entries
-void FillAvx2Q8(KernelTable* t);          //!< act layout, pack_act_slab, q8_matmul, quantize_row
-void FillAvx2Packed(KernelTable* t);      //!< packed_q8_matmul
-void FillAvx512Vector(KernelTable* t);    //!< float_matmul, read_bytes
-void FillAvx512VnniQ8(KernelTable* t);    //!< AVX-512 VNNI act layout and Q8_0 kernels
+void FillAvx2Vector(KernelTable* t);        //!< everything but the Q8_0 entries
+void FillAvx2Q8(KernelTable* t);            //!< act layout, pack_act_slab, q8_matmul, quantize_row
+void FillAvx2Packed(KernelTable* t);        //!< packed_q8_matmul
+void FillAvx512Vector(KernelTable* t);      //!< float_matmul, read_bytes
+void FillAvx512VnniQ8(KernelTable* t);      //!< AVX-512 VNNI act layout and Q8_0 kernels
 void FillAvx512VnniPacked(KernelTable* t);  //!< packed_q8_matmul with VNNI
 
 //! The scalar packed-weight kernel (packed_matmul.cpp).

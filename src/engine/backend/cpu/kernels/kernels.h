@@ -59,6 +59,7 @@ class PackedQ8Weights {
 
 //! Packs a weight matrix for MatMul(PackedQ8Weights...). Q8_0 is rearranged losslessly; F32, F16
 //! and BF16 are first quantized to Q8_0 (as QuantizeMatrixQ8_0). Parallel if a pool is given.
+//! Returns an empty object (rows() == 0) when cols is not a positive multiple of 32.
 PackedQ8Weights PackQ8_0(const WeightTensor& w, ThreadPool* pool = nullptr);
 //! Y[m, w.rows()] = X[m, w.cols()] * W^T on packed weights; same contract as MatMul.
 void MatMul(const PackedQ8Weights& w, const float* x, int64_t m, float* y, int64_t ldy, ThreadPool& pool);
@@ -90,8 +91,8 @@ void Axpy(float a, const float* x, float* y, int64_t n);
 
 //! The machine's memory read bandwidth in GB/s (1e9 bytes/s): all pool threads stream through a
 //! `bytes` buffer (far bigger than the caches), claiming 1 MiB pieces as they go, with and
-//! without software prefetch, best of 6 passes. The baseline that decode throughput is compared to. Returns 0 if
-//! the buffer cannot be allocated.
+//! without software prefetch, best of 6 passes. The baseline that decode throughput is compared to. Returns 0
+//! if the buffer cannot be allocated.
 double MeasureReadBandwidthGBs(ThreadPool& pool, size_t bytes = size_t{1} << 30);
 
 }  // namespace meridian::engine::cpu

@@ -26,7 +26,9 @@ void AddInPlace(float* x, const float* y, int64_t n) {
 void Softmax(float* x, int64_t n) {
   if (n > 0) ActiveTable().softmax(x, n);
 }
-float DotF32(const float* a, const float* b, int64_t n) { return n > 0 ? ActiveTable().dot_f32(a, b, n) : 0.0f; }
+float DotF32(const float* a, const float* b, int64_t n) {
+  return n > 0 ? ActiveTable().dot_f32(a, b, n) : 0.0f;
+}
 void Axpy(float a, const float* x, float* y, int64_t n) {
   if (n > 0) ActiveTable().axpy(a, x, y, n);
 }

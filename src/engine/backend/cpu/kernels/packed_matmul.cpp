@@ -119,7 +119,8 @@ void MatMul(const PackedQ8Weights& w, const float* x, int64_t m, float* y, int64
     scratch.d.resize(static_cast<size_t>(m * blocks));
     scratch.xsum.resize(static_cast<size_t>(m * blocks));
   }
-  auto* qs = reinterpret_cast<int8_t*>((reinterpret_cast<uintptr_t>(scratch.qs.data()) + 63) & ~uintptr_t{63});
+  auto* qs =
+      reinterpret_cast<int8_t*>((reinterpret_cast<uintptr_t>(scratch.qs.data()) + 63) & ~uintptr_t{63});
   struct Job {
     const internal::KernelTable* t;
     const PackedQ8Weights* w;
@@ -142,7 +143,8 @@ void MatMul(const PackedQ8Weights& w, const float* x, int64_t m, float* y, int64
     for (int64_t i = i0; i < i1; ++i) {
       jp->t->quantize_row(jp->x + i * k, row.data(), k);
       for (int64_t b = 0; b < nb; ++b) {
-        std::memcpy(jp->qs + i * jp->row_stride + b * kQ8BlockSize, row[static_cast<size_t>(b)].qs, kQ8BlockSize);
+        std::memcpy(jp->qs + i * jp->row_stride + b * kQ8BlockSize, row[static_cast<size_t>(b)].qs,
+                    kQ8BlockSize);
         jp->d[i * nb + b] = Fp16ToFp32(row[static_cast<size_t>(b)].d);
         int32_t sum = 0;
         for (int j = 0; j < kQ8BlockSize; ++j) sum += row[static_cast<size_t>(b)].qs[j];
@@ -157,7 +159,8 @@ void MatMul(const PackedQ8Weights& w, const float* x, int64_t m, float* y, int64
   }
   const int64_t groups = (w.rows() + kGroupRows - 1) / kGroupRows;
   const int threads = pool.size();
-  const int64_t chunk = threads <= 1 ? groups : std::max<int64_t>(2, groups / (static_cast<int64_t>(threads) * 8));
+  const int64_t chunk =
+      threads <= 1 ? groups : std::max<int64_t>(2, groups / (static_cast<int64_t>(threads) * 8));
   pool.ParallelForDynamic(groups, chunk, [jp = &job](int, int64_t g0, int64_t g1) {
     const auto* wg = reinterpret_cast<const PackedQ8Block*>(jp->w->data());
     jp->t->packed_q8_matmul(wg, jp->acts.blocks, g0, g1, jp->w->rows(), jp->acts, jp->y, jp->ldy);

@@ -15,8 +15,8 @@ namespace meridian::engine::cpu::internal {
 namespace {
 
 constexpr int kGroupRows = 8;
-constexpr int kPanelGroups = 2;      // weight groups kept hot while every activation quad passes
-constexpr int kPrefetchBlocks = 2;   // 544 bytes ahead in each group's stream
+constexpr int kPanelGroups = 2;     // weight groups kept hot while every activation quad passes
+constexpr int kPrefetchBlocks = 2;  // 544 bytes ahead in each group's stream
 
 inline int32_t Load32(const void* p) {
   int32_t v;
@@ -51,7 +51,8 @@ void Tile(const PackedQ8Block* w, int64_t blocks, int64_t rows_left, const RowAc
     for (int t = 0; t < 8; ++t) {
 #pragma GCC unroll 2
       for (int g = 0; g < NG; ++g) {
-        const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[g * blocks + b].qs + 32 * t));
+        const __m256i wv =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[g * blocks + b].qs + 32 * t));
         const __m256i wa = _mm256_sign_epi8(wv, wv);
 #pragma GCC unroll 4
         for (int i = 0; i < RM; ++i) {
@@ -63,7 +64,8 @@ void Tile(const PackedQ8Block* w, int64_t blocks, int64_t rows_left, const RowAc
     }
 #pragma GCC unroll 2
     for (int g = 0; g < NG; ++g) {
-      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[g * blocks + b].d)));
+      const __m256 dw =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[g * blocks + b].d)));
 #pragma GCC unroll 4
       for (int i = 0; i < RM; ++i) {
         const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(x.d[(i0 + i) * blocks + b]));
@@ -88,7 +90,8 @@ void Tile(const PackedQ8Block* w, int64_t blocks, int64_t rows_left, const RowAc
 
 // All activation rows against NG groups; tiles keep RM x NG <= 4 (16 ymm registers).
 template <int NG>
-void Rows(const PackedQ8Block* w, int64_t blocks, int64_t rows_left, const RowActs& x, float* y, int64_t ldy) {
+void Rows(const PackedQ8Block* w, int64_t blocks, int64_t rows_left, const RowActs& x, float* y,
+          int64_t ldy) {
   constexpr int kRm = NG == 1 ? 4 : 2;
   int64_t i = 0;
   for (; i + kRm <= x.m; i += kRm) Tile<kRm, NG>(w, blocks, rows_left, x, i, y, ldy);
@@ -106,11 +109,14 @@ void PackedQ8MatMulAvx2(const PackedQ8Block* w, int64_t blocks, int64_t group_be
   for (; g + kPanelGroups <= group_end; g += kPanelGroups) {
     Rows<2>(w + g * blocks, blocks, rows - g * kGroupRows, x, y + g * kGroupRows, ldy);
   }
-  for (; g < group_end; ++g) Rows<1>(w + g * blocks, blocks, rows - g * kGroupRows, x, y + g * kGroupRows, ldy);
+  for (; g < group_end; ++g)
+    Rows<1>(w + g * blocks, blocks, rows - g * kGroupRows, x, y + g * kGroupRows, ldy);
 }
 
 }  // namespace
 
-void FillAvx2Packed(KernelTable* t) { t->packed_q8_matmul = PackedQ8MatMulAvx2; }
+void FillAvx2Packed(KernelTable* t) {
+  t->packed_q8_matmul = PackedQ8MatMulAvx2;
+}
 
 }  // namespace meridian::engine::cpu::internal

@@ -1,13 +1,13 @@
 // AVX-512 VNNI kernel for packed Q8_0 weights (PackedQ8Weights): a 32-byte load holds 4 values
 // of each of 8 weight rows, two groups side by side fill a zmm (16 rows), 4 activation bytes are
 // broadcast to every lane, and one vpdpbusd advances 16 rows for one activation row; tiles of up
-// to 8 activation rows share each weight load. A last odd group runs on ymm (AVX-512VL). vpdpbusd multiplies unsigned by signed bytes, so
-// the weights are offset to u = w + 128 (an xor shared by all activation rows of the tile) and
-// each lane starts from -128 * (sum of the activation block), which the driver computes when it
+// to 8 activation rows share each weight load. A last odd group runs on ymm (AVX-512VL). vpdpbusd multiplies
+// unsigned by signed bytes, so the weights are offset to u = w + 128 (an xor shared by all activation rows of
+// the tile) and each lane starts from -128 * (sum of the activation block), which the driver computes when it
 // quantizes: sum (w + 128) * x - 128 * sum x = sum w * x, exactly.
 // Compiled with the AVX-512 flags; see kernel_table.h for what this file may define.
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"     // GCC 12 false positive (bug 105593) on the
+#pragma GCC diagnostic ignored "-Wuninitialized"        // GCC 12 false positive (bug 105593) on the
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // _mm*_undefined_* inside its intrinsics
 #endif
 #include <immintrin.h>
@@ -56,8 +56,8 @@ void Tile(const PackedQ8Block* w, int64_t blocks, int64_t rows_left, const RowAc
     for (int t = 0; t < 8; ++t) {
 #pragma GCC unroll 2
       for (int g = 0; g < NG; ++g) {
-        const __m256i wu =
-            _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[g * blocks + b].qs + 32 * t)), offset);
+        const __m256i wu = _mm256_xor_si256(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[g * blocks + b].qs + 32 * t)), offset);
 #pragma GCC unroll 4
         for (int i = 0; i < RM; ++i) {
           const __m256i xb = _mm256_set1_epi32(Load32(xq[i] + b * kQ8BlockSize + 4 * t));
@@ -67,7 +67,8 @@ void Tile(const PackedQ8Block* w, int64_t blocks, int64_t rows_left, const RowAc
     }
 #pragma GCC unroll 2
     for (int g = 0; g < NG; ++g) {
-      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[g * blocks + b].d)));
+      const __m256 dw =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[g * blocks + b].d)));
 #pragma GCC unroll 4
       for (int i = 0; i < RM; ++i) {
         const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(x.d[(i0 + i) * blocks + b]));
@@ -133,7 +134,8 @@ void ZTile(const PackedQ8Block* w, int64_t blocks, int64_t rows_left, const RowA
   for (int i = 0; i < RM; ++i) _mm512_mask_storeu_ps(y + (i0 + i) * ldy, mask, acc[i]);
 }
 
-void PairRows(const PackedQ8Block* w, int64_t blocks, int64_t rows_left, const RowActs& x, float* y, int64_t ldy) {
+void PairRows(const PackedQ8Block* w, int64_t blocks, int64_t rows_left, const RowActs& x, float* y,
+              int64_t ldy) {
   int64_t i = 0;
   for (; i + 8 <= x.m; i += 8) ZTile<8>(w, blocks, rows_left, x, i, y, ldy);
   switch (x.m - i) {
@@ -149,7 +151,8 @@ void PairRows(const PackedQ8Block* w, int64_t blocks, int64_t rows_left, const R
 }
 
 // One group (8 weight rows, ymm) against every activation row.
-void GroupRows(const PackedQ8Block* w, int64_t blocks, int64_t rows_left, const RowActs& x, float* y, int64_t ldy) {
+void GroupRows(const PackedQ8Block* w, int64_t blocks, int64_t rows_left, const RowActs& x, float* y,
+               int64_t ldy) {
   int64_t i = 0;
   for (; i + 4 <= x.m; i += 4) Tile<4, 1>(w, blocks, rows_left, x, i, y, ldy);
   switch (x.m - i) {
@@ -160,17 +163,20 @@ void GroupRows(const PackedQ8Block* w, int64_t blocks, int64_t rows_left, const 
   }
 }
 
-void PackedQ8MatMulVnni(const PackedQ8Block* w, int64_t blocks, int64_t group_begin, int64_t group_end, int64_t rows,
-                        const RowActs& x, float* y, int64_t ldy) {
+void PackedQ8MatMulVnni(const PackedQ8Block* w, int64_t blocks, int64_t group_begin, int64_t group_end,
+                        int64_t rows, const RowActs& x, float* y, int64_t ldy) {
   int64_t g = group_begin;
   for (; g + kPanelGroups <= group_end; g += kPanelGroups) {
     PairRows(w + g * blocks, blocks, rows - g * kGroupRows, x, y + g * kGroupRows, ldy);
   }
-  for (; g < group_end; ++g) GroupRows(w + g * blocks, blocks, rows - g * kGroupRows, x, y + g * kGroupRows, ldy);
+  for (; g < group_end; ++g)
+    GroupRows(w + g * blocks, blocks, rows - g * kGroupRows, x, y + g * kGroupRows, ldy);
 }
 
 }  // namespace
 
-void FillAvx512VnniPacked(KernelTable* t) { t->packed_q8_matmul = PackedQ8MatMulVnni; }
+void FillAvx512VnniPacked(KernelTable* t) {
+  t->packed_q8_matmul = PackedQ8MatMulVnni;
+}
 
 }  // namespace meridian::engine::cpu::internal

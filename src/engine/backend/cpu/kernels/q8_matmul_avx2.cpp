@@ -63,7 +63,9 @@ inline int32_t Load32(const void* p) {
   return v;
 }
 
-inline void Store32(void* p, int32_t v) { __builtin_memcpy(p, &v, 4); }
+inline void Store32(void* p, int32_t v) {
+  __builtin_memcpy(p, &v, 4);
+}
 
 // Dot products of 8 weight rows' blocks live in lanes; lane l of a wide-slab tile is row l.
 inline __m256i SignedDot(__m256i w_abs, __m256i w, __m256i x) {
@@ -73,7 +75,8 @@ inline __m256i SignedDot(__m256i w_abs, __m256i w, __m256i x) {
 // ---- narrow slabs: tiles of RM activation rows x RN weight rows ----
 
 template <int RM, int RN>
-void NarrowTile(const BlockQ8_0* w, int64_t w_blocks, const int8_t* xq, const float* xd, float* y, int64_t ldy) {
+void NarrowTile(const BlockQ8_0* w, int64_t w_blocks, const int8_t* xq, const float* xd, float* y,
+                int64_t ldy) {
   __m256 acc[RM][RN];
 #pragma GCC unroll 4
   for (int i = 0; i < RM; ++i)
@@ -107,8 +110,8 @@ void NarrowTile(const BlockQ8_0* w, int64_t w_blocks, const int8_t* xq, const fl
 }
 
 template <int RM, int RN>
-void NarrowPanel(const BlockQ8_0* w, int64_t w_blocks, int64_t r0, int64_t r1, const int8_t* xq, const float* xd,
-                 float* y, int64_t ldy) {
+void NarrowPanel(const BlockQ8_0* w, int64_t w_blocks, int64_t r0, int64_t r1, const int8_t* xq,
+                 const float* xd, float* y, int64_t ldy) {
   int64_t r = r0;
   for (; r + RN <= r1; r += RN) NarrowTile<RM, RN>(w + r * w_blocks, w_blocks, xq, xd, y + r, ldy);
   for (; r < r1; ++r) NarrowTile<RM, 1>(w + r * w_blocks, w_blocks, xq, xd, y + r, ldy);
@@ -183,14 +186,15 @@ void WideTile(const BlockQ8_0* w, int64_t w_blocks, const WideSlab* slabs, int64
 }
 
 template <int NS, int RN>
-void WidePanel(const BlockQ8_0* w, int64_t w_blocks, int64_t r0, int64_t r1, const WideSlab* slabs, int64_t ldy) {
+void WidePanel(const BlockQ8_0* w, int64_t w_blocks, int64_t r0, int64_t r1, const WideSlab* slabs,
+               int64_t ldy) {
   int64_t r = r0;
   for (; r + RN <= r1; r += RN) WideTile<NS, RN>(w + r * w_blocks, w_blocks, slabs, r, ldy);
   for (; r < r1; ++r) WideTile<NS, 1>(w + r * w_blocks, w_blocks, slabs, r, ldy);
 }
 
-void Q8MatMulAvx2(const BlockQ8_0* w, int64_t w_blocks, int64_t row_begin, int64_t row_end, const PackedActs& x,
-                  float* y, int64_t ldy) {
+void Q8MatMulAvx2(const BlockQ8_0* w, int64_t w_blocks, int64_t row_begin, int64_t row_end,
+                  const PackedActs& x, float* y, int64_t ldy) {
   const int64_t slab_q = x.slab_q_bytes;
   const int64_t slab_d = x.slab_d_floats;
   const int64_t slabs = (x.m + kSlabRows - 1) / kSlabRows;
@@ -218,8 +222,8 @@ void Q8MatMulAvx2(const BlockQ8_0* w, int64_t w_blocks, int64_t row_begin, int64
       const int first = rows < 4 ? rows : 4;
       NarrowGroup(w, w_blocks, p0, p1, first, qs, d, ys, ldy);
       if (rows > 4) {
-        NarrowGroup(w, w_blocks, p0, p1, rows - 4, qs + 4 * x.padded_blocks * kQ8BlockSize, d + 4 * x.padded_blocks,
-                    ys + 4 * ldy, ldy);
+        NarrowGroup(w, w_blocks, p0, p1, rows - 4, qs + 4 * x.padded_blocks * kQ8BlockSize,
+                    d + 4 * x.padded_blocks, ys + 4 * ldy, ldy);
       }
     }
     if (have_pending) WidePanel<1, 4>(w, w_blocks, p0, p1, &pending, ldy);
@@ -250,7 +254,8 @@ uint16_t QuantizeBlockAvx2(const float* x, int8_t* qs) {
 namespace {
 
 void QuantizeRowAvx2(const float* x, BlockQ8_0* out, int64_t k) {
-  for (int64_t b = 0; b < k / kQ8BlockSize; ++b) out[b].d = QuantizeBlockAvx2(x + b * kQ8BlockSize, out[b].qs);
+  for (int64_t b = 0; b < k / kQ8BlockSize; ++b)
+    out[b].d = QuantizeBlockAvx2(x + b * kQ8BlockSize, out[b].qs);
 }
 
 void PackActSlabAvx2(const float* x, int64_t k, int rows, int64_t padded_blocks, int8_t* qs, float* d) {
@@ -276,7 +281,8 @@ void PackActSlabAvx2(const float* x, int64_t k, int rows, int64_t padded_blocks,
     for (int r = 0; r < group; ++r) {
       const float* xr = x + (g0 + r) * k;
       for (int64_t b = 0; b < blocks; ++b) {
-        gd[b * group + r] = _cvtsh_ss(QuantizeBlockAvx2(xr + b * kQ8BlockSize, gq + (b * group + r) * kQ8BlockSize));
+        gd[b * group + r] =
+            _cvtsh_ss(QuantizeBlockAvx2(xr + b * kQ8BlockSize, gq + (b * group + r) * kQ8BlockSize));
       }
     }
     const int64_t pad = padded_blocks - blocks;

@@ -35,7 +35,7 @@ namespace {
 constexpr int kSlabRows = 16;
 constexpr int kWideMinRows = 5;
 constexpr int kWide16MinRows = 9;
-constexpr int kPanelRows = 12;  // divisible by every RN used below
+constexpr int kPanelRows = 12;                         // divisible by every RN used below
 constexpr int kWideQBytes = kSlabRows * kQ8BlockSize;  // x bytes of one block in a wide slab
 constexpr int kVnniQBytes = kWideQBytes + 64;          // plus 16 int32 corrections
 
@@ -45,7 +45,9 @@ inline int32_t Load32(const void* p) {
   return v;
 }
 
-inline void Store32(void* p, int32_t v) { __builtin_memcpy(p, &v, 4); }
+inline void Store32(void* p, int32_t v) {
+  __builtin_memcpy(p, &v, 4);
+}
 
 // ---- narrow slabs ----
 
@@ -72,16 +74,19 @@ struct WeightChunk {
 inline WeightChunk LoadWeights(const BlockQ8_0* blk, bool pair) {
   WeightChunk c;
   const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[0].qs));
-  const __m256i hi = pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[1].qs)) : _mm256_setzero_si256();
+  const __m256i hi =
+      pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[1].qs)) : _mm256_setzero_si256();
   c.q = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
   c.d = PairScaleFp16(blk[0].d, pair ? blk[1].d : uint16_t{0});
-  const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(static_cast<char>(0x80)), c.q);
+  const __m512i sums =
+      _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(static_cast<char>(0x80)), c.q);
   c.corr = _mm512_sub_epi32(_mm512_setzero_si512(), sums);
   return c;
 }
 
 template <int RM, int RN>
-void NarrowTile(const BlockQ8_0* w, int64_t w_blocks, const int8_t* xq, const float* xd, float* y, int64_t ldy) {
+void NarrowTile(const BlockQ8_0* w, int64_t w_blocks, const int8_t* xq, const float* xd, float* y,
+                int64_t ldy) {
   __m512 acc[RM][RN];
   for (int i = 0; i < RM; ++i)
     for (int j = 0; j < RN; ++j) acc[i][j] = _mm512_setzero_ps();
@@ -99,7 +104,8 @@ void NarrowTile(const BlockQ8_0* w, int64_t w_blocks, const int8_t* xq, const fl
     const float* dc = xd + c * RM * 2;
 #pragma GCC unroll 4
     for (int i = 0; i < RM; ++i) {
-      const __m512i xv = _mm512_xor_si512(_mm512_load_si512(xc + i * 64), _mm512_set1_epi8(static_cast<char>(0x80)));
+      const __m512i xv =
+          _mm512_xor_si512(_mm512_load_si512(xc + i * 64), _mm512_set1_epi8(static_cast<char>(0x80)));
       const __m512 dx = PairScale(dc + 2 * i);
 #pragma GCC unroll 8
       for (int j = 0; j < RN; ++j) {
@@ -119,8 +125,8 @@ void NarrowTile(const BlockQ8_0* w, int64_t w_blocks, const int8_t* xq, const fl
 }
 
 template <int RM, int RN>
-void NarrowPanel(const BlockQ8_0* w, int64_t w_blocks, int64_t r0, int64_t r1, const int8_t* xq, const float* xd,
-                 float* y, int64_t ldy) {
+void NarrowPanel(const BlockQ8_0* w, int64_t w_blocks, int64_t r0, int64_t r1, const int8_t* xq,
+                 const float* xd, float* y, int64_t ldy) {
   int64_t r = r0;
   for (; r + RN <= r1; r += RN) NarrowTile<RM, RN>(w + r * w_blocks, w_blocks, xq, xd, y + r, ldy);
   for (; r < r1; ++r) NarrowTile<RM, 1>(w + r * w_blocks, w_blocks, xq, xd, y + r, ldy);
@@ -147,7 +153,8 @@ void WideTile(const BlockQ8_0* w, int64_t w_blocks, const int8_t* xq, const floa
 #pragma GCC unroll 8
       for (int j = 0; j < RN; ++j) {
         const __m512i wb = _mm512_set1_epi32(Load32(w[j * w_blocks + b].qs + 4 * t));
-        dot[j] = _mm512_dpbusd_epi32(dot[j], _mm512_xor_si512(wb, _mm512_set1_epi8(static_cast<char>(0x80))), xv);
+        dot[j] =
+            _mm512_dpbusd_epi32(dot[j], _mm512_xor_si512(wb, _mm512_set1_epi8(static_cast<char>(0x80))), xv);
       }
     }
     const __m512 dx = _mm512_load_ps(xd + b * kSlabRows);
@@ -165,8 +172,8 @@ void WideTile(const BlockQ8_0* w, int64_t w_blocks, const int8_t* xq, const floa
 }
 
 template <int RN>
-void WidePanel(const BlockQ8_0* w, int64_t w_blocks, int64_t r0, int64_t r1, const int8_t* xq, const float* xd,
-               int rows, float* y, int64_t ldy) {
+void WidePanel(const BlockQ8_0* w, int64_t w_blocks, int64_t r0, int64_t r1, const int8_t* xq,
+               const float* xd, int rows, float* y, int64_t ldy) {
   int64_t r = r0;
   for (; r + RN <= r1; r += RN) WideTile<RN>(w + r * w_blocks, w_blocks, xq, xd, rows, y + r, ldy);
   for (; r < r1; ++r) WideTile<1>(w + r * w_blocks, w_blocks, xq, xd, rows, y + r, ldy);
@@ -190,7 +197,8 @@ void Wide8Tile(const BlockQ8_0* w, int64_t w_blocks, const int8_t* xq, const flo
 #pragma GCC unroll 8
       for (int j = 0; j < RN; ++j) {
         const __m256i wb = _mm256_set1_epi32(Load32(w[j * w_blocks + b].qs + 4 * t));
-        dot[j] = _mm256_dpbusd_epi32(dot[j], _mm256_xor_si256(wb, _mm256_set1_epi8(static_cast<char>(0x80))), xv);
+        dot[j] =
+            _mm256_dpbusd_epi32(dot[j], _mm256_xor_si256(wb, _mm256_set1_epi8(static_cast<char>(0x80))), xv);
       }
     }
     const __m256 dx = _mm256_load_ps(xd + b * kSlabRows);
@@ -208,15 +216,15 @@ void Wide8Tile(const BlockQ8_0* w, int64_t w_blocks, const int8_t* xq, const flo
 }
 
 template <int RN>
-void Wide8Panel(const BlockQ8_0* w, int64_t w_blocks, int64_t r0, int64_t r1, const int8_t* xq, const float* xd,
-                int rows, float* y, int64_t ldy) {
+void Wide8Panel(const BlockQ8_0* w, int64_t w_blocks, int64_t r0, int64_t r1, const int8_t* xq,
+                const float* xd, int rows, float* y, int64_t ldy) {
   int64_t r = r0;
   for (; r + RN <= r1; r += RN) Wide8Tile<RN>(w + r * w_blocks, w_blocks, xq, xd, rows, y + r, ldy);
   for (; r < r1; ++r) Wide8Tile<1>(w + r * w_blocks, w_blocks, xq, xd, rows, y + r, ldy);
 }
 
-void Q8MatMulVnni(const BlockQ8_0* w, int64_t w_blocks, int64_t row_begin, int64_t row_end, const PackedActs& x,
-              float* y, int64_t ldy) {
+void Q8MatMulVnni(const BlockQ8_0* w, int64_t w_blocks, int64_t row_begin, int64_t row_end,
+                  const PackedActs& x, float* y, int64_t ldy) {
   const int64_t slabs = (x.m + kSlabRows - 1) / kSlabRows;
   for (int64_t p0 = row_begin; p0 < row_end; p0 += kPanelRows) {
     const int64_t p1 = p0 + kPanelRows < row_end ? p0 + kPanelRows : row_end;

@@ -32,9 +32,7 @@ namespace internal {
 
 void DequantizeRowReference(DType dtype, const void* src, float* dst, int64_t k) {
   switch (dtype) {
-    case DType::kF32:
-      std::memcpy(dst, src, static_cast<size_t>(k) * sizeof(float));
-      return;
+    case DType::kF32: std::memcpy(dst, src, static_cast<size_t>(k) * sizeof(float)); return;
     case DType::kF16: {
       const auto* h = static_cast<const uint16_t*>(src);
       for (int64_t i = 0; i < k; ++i) dst[i] = Fp16ToFp32(h[i]);

@@ -54,13 +54,13 @@ struct ThreadPool::Impl {
   // The current job; written by the caller before it publishes the cursor.
   const std::function<void(int, int64_t, int64_t)>* fn = nullptr;
   int64_t n = 0;
-  int64_t step = 1;       // static: grain; dynamic: chunk size
+  int64_t step = 1;  // static: grain; dynamic: chunk size
   bool dynamic = false;
-  int64_t units = 0;      // static: ceil(n / grain)
+  int64_t units = 0;  // static: ceil(n / grain)
   uint64_t job_tag = 0;
 
   alignas(64) std::atomic<uint64_t> cursor{0};
-  alignas(64) std::atomic<int64_t> done{0};  // chunks finished in the current job
+  alignas(64) std::atomic<int64_t> done{0};         // chunks finished in the current job
   alignas(64) std::atomic<uint64_t> generation{0};  // bumped per job, to wake workers
   alignas(64) std::atomic<int> sleepers{0};
   std::atomic<bool> stop{false};
@@ -87,7 +87,8 @@ struct ThreadPool::Impl {
       const uint64_t next = cur & kIndexMask;
       const uint64_t total = (cur >> kIndexBits) & kIndexMask;
       if (next >= total) return;
-      if (!cursor.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      if (!cursor.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel, std::memory_order_acquire))
+        continue;
       RunChunk(static_cast<int64_t>(next), self);
       done.fetch_add(1, std::memory_order_release);
       cur = cursor.load(std::memory_order_acquire);
@@ -126,7 +127,8 @@ struct ThreadPool::Impl {
     }
   }
 
-  void Dispatch(int64_t n_items, int64_t chunk_items, bool dyn, const std::function<void(int, int64_t, int64_t)>& f) {
+  void Dispatch(int64_t n_items, int64_t chunk_items, bool dyn,
+                const std::function<void(int, int64_t, int64_t)>& f) {
     if (n_items <= 0) return;
     chunk_items = std::max<int64_t>(chunk_items, 1);
     if (n_threads == 1 || n_items <= chunk_items) {  // one chunk: no handoff needed
@@ -136,7 +138,8 @@ struct ThreadPool::Impl {
     int64_t total;
     if (dyn) {
       // Keep the chunk count within the cursor's range by enlarging chunks if needed.
-      if ((n_items + chunk_items - 1) / chunk_items > kMaxChunks) chunk_items = (n_items + kMaxChunks - 1) / kMaxChunks;
+      if ((n_items + chunk_items - 1) / chunk_items > kMaxChunks)
+        chunk_items = (n_items + kMaxChunks - 1) / kMaxChunks;
       total = (n_items + chunk_items - 1) / chunk_items;
     } else {
       total = n_threads;
@@ -176,14 +179,14 @@ ThreadPool::ThreadPool(int n_threads) : impl_(std::make_unique<Impl>()) {
 ThreadPool::~ThreadPool() {
   impl_->stop.store(true, std::memory_order_release);
   impl_->generation.fetch_add(1, std::memory_order_seq_cst);
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-  }
+  { std::lock_guard<std::mutex> lock(impl_->mu); }
   impl_->cv.notify_all();
   for (auto& t : impl_->workers) t.join();
 }
 
-int ThreadPool::size() const { return impl_->n_threads; }
+int ThreadPool::size() const {
+  return impl_->n_threads;
+}
 
 void ThreadPool::ParallelFor(int64_t n, int64_t grain, const std::function<void(int, int64_t, int64_t)>& fn) {
   impl_->Dispatch(n, grain, /*dyn=*/false, fn);

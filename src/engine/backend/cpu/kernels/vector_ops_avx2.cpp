@@ -1,5 +1,6 @@
 // AVX2 (+FMA, F16C) kernels other than Q8_0: the F32/F16/BF16 matmul, the vector ops of the
-// forward pass, row dequantization and the streaming read of the bandwidth probe. Compiled with -mavx2 -mfma -mf16c; see kernel_table.h for what this file may define.
+// forward pass, row dequantization and the streaming read of the bandwidth probe. Compiled with -mavx2 -mfma
+// -mf16c; see kernel_table.h for what this file may define.
 #include <immintrin.h>
 
 #include "engine/backend/cpu/kernels/kernel_table.h"
@@ -27,7 +28,8 @@ inline float Bf16Scalar(uint16_t h) {
 // exp(x) for 8 floats (Cephes polynomial, ~2 ulp on [-87, 88]); inputs are clamped to that range.
 inline __m256 Exp(__m256 x) {
   x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3365447505f)), _mm256_set1_ps(88.3762626647949f));
-  const __m256 fx = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+  const __m256 fx =
+      _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
   x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
   x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
   __m256 p = _mm256_set1_ps(1.9875691500e-4f);
@@ -37,7 +39,8 @@ inline __m256 Exp(__m256 x) {
   p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.6666665459e-1f));
   p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(5.0000001201e-1f));
   p = _mm256_fmadd_ps(p, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
-  const __m256i pow2 = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  const __m256i pow2 =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(pow2));
 }
 
@@ -47,7 +50,8 @@ inline __m256 LoadW(const void* w, int64_t c) {
   if constexpr (D == DType::kF32) {
     return _mm256_loadu_ps(static_cast<const float*>(w) + c);
   } else if constexpr (D == DType::kF16) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + c)));
+    return _mm256_cvtph_ps(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + c)));
   } else {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + c));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
@@ -116,8 +120,8 @@ void FloatMatMulTyped(const void* w, int64_t k, int64_t row_begin, int64_t row_e
   }
 }
 
-void FloatMatMulAvx2(DType dtype, const void* w, int64_t k, int64_t row_begin, int64_t row_end, const float* x,
-                     int64_t m, float* y, int64_t ldy) {
+void FloatMatMulAvx2(DType dtype, const void* w, int64_t k, int64_t row_begin, int64_t row_end,
+                     const float* x, int64_t m, float* y, int64_t ldy) {
   switch (dtype) {
     case DType::kF32: FloatMatMulTyped<DType::kF32>(w, k, row_begin, row_end, x, m, y, ldy); return;
     case DType::kF16: FloatMatMulTyped<DType::kF16>(w, k, row_begin, row_end, x, m, y, ldy); return;
@@ -149,7 +153,8 @@ void DequantizeRowAvx2(DType dtype, const void* src, float* dst, int64_t k) {
         const __m256 d = _mm256_set1_ps(_cvtsh_ss(blocks[b].d));
         for (int t = 0; t < 4; ++t) {
           const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blocks[b].qs + 8 * t));
-          _mm256_storeu_ps(dst + b * kQ8BlockSize + 8 * t, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
+          _mm256_storeu_ps(dst + b * kQ8BlockSize + 8 * t,
+                           _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
         }
       }
       return;
@@ -202,7 +207,8 @@ void SiluMulAvx2(const float* gate, const float* up, int64_t n, float* out) {
   for (; i + 8 <= n; i += 8) {
     const __m256 g = _mm256_loadu_ps(gate + i);
     const __m256 e = Exp(_mm256_sub_ps(_mm256_setzero_ps(), g));
-    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
+    _mm256_storeu_ps(out + i,
+                     _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
   }
   if (i < n) {  // the tail through the same vector code, via a padded copy
     alignas(32) float g[8] = {}, u[8] = {}, o[8];
@@ -216,7 +222,8 @@ void SiluMulAvx2(const float* gate, const float* up, int64_t n, float* out) {
 
 void AddInPlaceAvx2(float* x, const float* y, int64_t n) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_add_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(x + i, _mm256_add_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
   for (; i < n; ++i) x[i] += y[i];
 }
 
@@ -270,7 +277,8 @@ float DotAvx2(const float* a, const float* b, int64_t n) {
 void AxpyAvx2(float a, const float* x, float* y, int64_t n) {
   const __m256 va = _mm256_set1_ps(a);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
   for (; i < n; ++i) y[i] += a * x[i];
 }
 

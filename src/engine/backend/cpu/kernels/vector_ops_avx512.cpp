@@ -72,8 +72,8 @@ void FloatMatMulTyped(const void* w, int64_t k, int64_t row_begin, int64_t row_e
   }
 }
 
-void FloatMatMulAvx512(DType dtype, const void* w, int64_t k, int64_t row_begin, int64_t row_end, const float* x,
-                       int64_t m, float* y, int64_t ldy) {
+void FloatMatMulAvx512(DType dtype, const void* w, int64_t k, int64_t row_begin, int64_t row_end,
+                       const float* x, int64_t m, float* y, int64_t ldy) {
   switch (dtype) {
     case DType::kF32: FloatMatMulTyped<DType::kF32>(w, k, row_begin, row_end, x, m, y, ldy); return;
     case DType::kF16: FloatMatMulTyped<DType::kF16>(w, k, row_begin, row_end, x, m, y, ldy); return;
@@ -87,14 +87,16 @@ uint64_t ReadBytesAvx512(const void* data, int64_t bytes, int64_t prefetch_bytes
   __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
   for (int64_t i = 0; i < bytes; i += 256) {
     if (prefetch_bytes > 0) {
-      for (int l = 0; l < 4; ++l) _mm_prefetch(reinterpret_cast<const char*>(p + i + prefetch_bytes) + 64 * l, _MM_HINT_T0);
+      for (int l = 0; l < 4; ++l)
+        _mm_prefetch(reinterpret_cast<const char*>(p + i + prefetch_bytes) + 64 * l, _MM_HINT_T0);
     }
     a0 = _mm512_add_epi64(a0, _mm512_load_si512(p + i));
     a1 = _mm512_add_epi64(a1, _mm512_load_si512(p + i + 64));
     a2 = _mm512_add_epi64(a2, _mm512_load_si512(p + i + 128));
     a3 = _mm512_add_epi64(a3, _mm512_load_si512(p + i + 192));
   }
-  return static_cast<uint64_t>(_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3))));
+  return static_cast<uint64_t>(
+      _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3))));
 }
 
 }  // namespace
