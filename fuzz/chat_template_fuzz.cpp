@@ -3,9 +3,8 @@
 // fast. Any crash, hang, leak or sanitizer report is a bug; errors are expected outcomes.
 #include <cstddef>
 #include <cstdint>
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "engine/chat/jinja_template.h"
 

@@ -40,8 +40,10 @@ class BoundedDomParser : public nlohmann::detail::json_sax_dom_parser<json> {
   template <class Exception>
   bool parse_error(std::size_t position, const std::string& token, const Exception& ex) {
     std::string what = ex.what();
-    // "[json.exception.parse_error.101] parse error at line 1, column 9: ..." -> from "parse error".
+    // "[json.exception.parse_error.101] parse error at line 1, column 9: ...; last read: '...'":
+    // keep the position and the reason, not the echo of the client's bytes.
     if (const size_t p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+    if (const size_t p = what.find("; last read"); p != std::string::npos) what.resize(p);
     message_ = std::move(what);
     return json_sax_dom_parser::parse_error(position, token, ex);
   }
@@ -76,7 +78,14 @@ std::optional<ApiError> ParseBody(std::string_view body, const RequestLimits& li
   return std::nullopt;
 }
 
-std::string Quote(std::string_view field) { return "`" + std::string(field) + "`"; }
+std::string Quote(std::string_view field) {
+  std::string out;
+  out.reserve(field.size() + 2);
+  out += '`';
+  out += field;
+  out += '`';
+  return out;
+}
 
 ApiError WrongType(const std::string& field, const char* expected, const json& got) {
   return BadRequest(Quote(field) + " must be " + expected + ", not " + got.type_name(), field);
@@ -366,16 +375,35 @@ std::optional<ApiError> ParsePrompt(const json& obj, const RequestLimits& limits
 
 }  // namespace
 
+std::string ToValidUtf8(std::string_view text) {
+  if (engine::IsValidUtf8(text)) return std::string(text);
+  std::string out;
+  out.reserve(text.size() + 8);
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len > 0 && i + len <= text.size() && engine::IsValidUtf8(text.substr(i, len))) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    }
+  }
+  return out;
+}
+
 std::string ApiErrorJson(const ApiError& error) {
   std::string out = "{\"error\":{\"message\":";
-  log::AppendJsonString(out, error.message);
+  log::AppendJsonString(out, ToValidUtf8(error.message));
   out += ",\"type\":";
   log::AppendJsonString(out, error.type);
   out += ",\"param\":";
   if (error.param.empty()) {
     out += "null";
   } else {
-    log::AppendJsonString(out, error.param);
+    log::AppendJsonString(out, ToValidUtf8(error.param));
   }
   out += ",\"code\":";
   if (error.code.empty()) {

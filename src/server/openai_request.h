@@ -23,8 +23,11 @@ struct ApiError {
   std::string code;                              //!< machine-readable ("context_length_exceeded"); empty: null
 };
 
-//! The JSON body of `error`.
+//! The JSON body of `error`; invalid UTF-8 in the message becomes U+FFFD (bodies stay valid JSON).
 std::string ApiErrorJson(const ApiError& error);
+
+//! `text` with every byte that is not part of a valid UTF-8 sequence replaced by U+FFFD.
+std::string ToValidUtf8(std::string_view text);
 
 //! Shorthands for the common cases.
 ApiError BadRequest(std::string message, std::string param = {}, std::string code = {});

@@ -20,7 +20,8 @@ std::string ModelIdFromPath(const std::string& path) {
 
 Result<std::unique_ptr<ServingEngine>> ServingEngine::Load(const ServeOptions& options) {
   if (options.parallel < 1) return InvalidArgument("--parallel must be at least 1");
-  if (options.queue < 0) return InvalidArgument("--queue must not be negative");
+  // Every request passes through the waiting queue on its way to a slot, so it needs room for one.
+  if (options.queue < 1) return InvalidArgument("--queue must be at least 1");
   if (options.max_batch_tokens < 1) return InvalidArgument("--max-batch-tokens must be at least 1");
   if (options.kv_cache_tokens < 0) return InvalidArgument("--kv-cache-tokens must not be negative");
   if (options.default_max_tokens < 0) return InvalidArgument("--default-max-tokens must not be negative");

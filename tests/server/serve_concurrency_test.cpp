@@ -58,7 +58,8 @@ TEST(ServeConcurrency, ThirtyTwoStreamsMatchTheirSoloRuns) {
     StreamResult r = calls[i]->result();
     EXPECT_EQ(r.status, 200);
     EXPECT_TRUE(r.done) << "stream " << i << ": " << r.raw;
-    EXPECT_EQ(r.text, solo[i % prompts.size()]) << "stream " << i;
+    // Needs batch-invariant kernels: a row's logits must not depend on the rows batched with it.
+    EXPECT_EQ(r.text, solo[i % prompts.size()]) << "stream " << i << " (prompt " << i % prompts.size() << ")";
   }
 }
 

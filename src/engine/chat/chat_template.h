@@ -12,7 +12,7 @@
 namespace meridian::engine {
 
 struct ChatMessage {
-  std::string role;     //!< "system", "user", "assistant", "tool", ...
+  std::string role;  //!< "system", "user", "assistant", "tool", ...
   std::string content;
 };
 

@@ -14,13 +14,13 @@ namespace meridian::engine::jinja {
 
 //! Bounds that keep a hostile template from hanging or exhausting memory.
 struct TemplateLimits {
-  size_t max_source_bytes = 1 << 20;       //!< longer template sources are rejected
-  int max_nesting = 100;                   //!< nested blocks, brackets and unary operators
-  int max_expression_depth = 128;          //!< syntax-tree depth of one expression
-  int max_render_depth = 256;              //!< evaluation recursion, macro calls included
-  size_t max_output_bytes = 8u << 20;      //!< rendered text
-  uint64_t max_steps = 2'000'000;          //!< evaluated nodes (bounds loops and recursion)
-  size_t max_work_bytes = 64u << 20;       //!< bytes of strings and list items created
+  size_t max_source_bytes = 1 << 20;   //!< longer template sources are rejected
+  int max_nesting = 100;               //!< nested blocks, brackets and unary operators
+  int max_expression_depth = 128;      //!< syntax-tree depth of one expression
+  int max_render_depth = 256;          //!< evaluation recursion, macro calls included
+  size_t max_output_bytes = 8u << 20;  //!< rendered text
+  uint64_t max_steps = 2'000'000;      //!< evaluated nodes (bounds loops and recursion)
+  size_t max_work_bytes = 64u << 20;   //!< bytes of strings and list items created
 };
 
 enum class TokenKind : uint8_t {
@@ -71,7 +71,7 @@ struct Expr {
   };
   Kind kind = Kind::kLiteral;
   int line = 1;
-  int depth = 1;  //!< syntax-tree depth (bounded by TemplateLimits::max_expression_depth)
+  int depth = 1;         //!< syntax-tree depth (bounded by TemplateLimits::max_expression_depth)
   bool negated = false;  //!< `is not`
   std::string name;
   Value literal;
@@ -81,14 +81,14 @@ struct Expr {
 
 struct Stmt {
   enum class Kind : uint8_t {
-    kText,        //!< text
-    kOutput,      //!< {{ expr }}
-    kIf,          //!< conds[i] -> bodies[i]; else_body
-    kFor,         //!< for targets in expr [if conds[0]]: bodies[0]; else_body
-    kSet,         //!< set targets = expr; or set targets[0].attr = expr
-    kSetBlock,    //!< set targets[0] %}bodies[0]{% endset
-    kMacro,       //!< macro name(params) %}bodies[0]{% endmacro
-    kFilterBlock, //!< filter expr (a kFilter with null input) %}bodies[0]{% endfilter
+    kText,         //!< text
+    kOutput,       //!< {{ expr }}
+    kIf,           //!< conds[i] -> bodies[i]; else_body
+    kFor,          //!< for targets in expr [if conds[0]]: bodies[0]; else_body
+    kSet,          //!< set targets = expr; or set targets[0].attr = expr
+    kSetBlock,     //!< set targets[0] %}bodies[0]{% endset
+    kMacro,        //!< macro name(params) %}bodies[0]{% endmacro
+    kFilterBlock,  //!< filter expr (a kFilter with null input) %}bodies[0]{% endfilter
     kBreak,
     kContinue,
   };

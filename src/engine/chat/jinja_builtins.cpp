@@ -25,7 +25,8 @@ Result<Value> AttrPath(Runtime& rt, const Value& v, std::string_view path) {
     if (dot == std::string_view::npos) dot = path.size();
     const std::string_view part = path.substr(start, dot - start);
     if (cur.is_undefined()) return cur;
-    const bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const bool numeric =
+        !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (numeric && part.size() < 18) {
       MERIDIAN_ASSIGN_OR_RETURN(cur, GetItem(rt, cur, Value::Int(std::stoll(std::string(part)))));
     } else {
@@ -150,7 +151,8 @@ Result<Value> FLength(Runtime& rt, const Value& v, CallArgs&) {
 template <bool kFirst>
 Result<Value> FFirstLast(Runtime& rt, const Value& v, CallArgs&) {
   MERIDIAN_ASSIGN_OR_RETURN(std::vector<Value> items, Iterate(rt, v));
-  if (items.empty()) return Value::Undefined(kFirst ? "first of an empty sequence" : "last of an empty sequence");
+  if (items.empty())
+    return Value::Undefined(kFirst ? "first of an empty sequence" : "last of an empty sequence");
   return kFirst ? items.front() : items.back();
 }
 
@@ -182,7 +184,8 @@ Result<Value> FDictsort(Runtime& rt, const Value& v, CallArgs& args) {
   if (by != "key" && by != "value") return InvalidArgument("dictsort: 'by' must be 'key' or 'value'");
   std::vector<Value> keys, pairs;
   for (const auto& [k, item] : v.object()->items) {
-    MERIDIAN_ASSIGN_OR_RETURN(Value key, KeyOf(rt, by == "key" ? Value::String(k) : item, nullptr, p.Bool(0, false)));
+    MERIDIAN_ASSIGN_OR_RETURN(Value key,
+                              KeyOf(rt, by == "key" ? Value::String(k) : item, nullptr, p.Bool(0, false)));
     keys.push_back(std::move(key));
     MERIDIAN_ASSIGN_OR_RETURN(Value pair, rt.NewArray({Value::String(k), item}));
     pairs.push_back(std::move(pair));
@@ -260,7 +263,8 @@ Result<Value> FSum(Runtime& rt, const Value& v, CallArgs& args) {
       total = Value::Float(total.number() + x.number());
     } else {
       int64_t out;
-      if (__builtin_add_overflow(total.integer(), x.integer(), &out)) return InvalidArgument("integer overflow in sum");
+      if (__builtin_add_overflow(total.integer(), x.integer(), &out))
+        return InvalidArgument("integer overflow in sum");
       total = Value::Int(out);
     }
   }
@@ -498,7 +502,9 @@ Result<Value> FSelect(Runtime& rt, const Value& v, CallArgs& args) {
   return rt.NewArray(std::move(out));
 }
 
-Result<Value> FIdentity(Runtime&, const Value& v, CallArgs&) { return v; }
+Result<Value> FIdentity(Runtime&, const Value& v, CallArgs&) {
+  return v;
+}
 
 struct FilterEntry {
   std::string_view name;
@@ -549,28 +555,47 @@ constexpr FilterEntry kFilters[] = {
 // ---- tests ----
 
 template <Value::Kind kKind>
-Result<bool> TKind(Runtime&, const Value& v, CallArgs&) { return v.kind() == kKind; }
-Result<bool> TDefined(Runtime&, const Value& v, CallArgs&) { return !v.is_undefined(); }
-Result<bool> TUndefined(Runtime&, const Value& v, CallArgs&) { return v.is_undefined(); }
-Result<bool> TTrue(Runtime&, const Value& v, CallArgs&) { return v.is_bool() && v.as_bool(); }
-Result<bool> TFalse(Runtime&, const Value& v, CallArgs&) { return v.is_bool() && !v.as_bool(); }
-Result<bool> TNumber(Runtime&, const Value& v, CallArgs&) { return v.is_number(); }
+Result<bool> TKind(Runtime&, const Value& v, CallArgs&) {
+  return v.kind() == kKind;
+}
+Result<bool> TDefined(Runtime&, const Value& v, CallArgs&) {
+  return !v.is_undefined();
+}
+Result<bool> TUndefined(Runtime&, const Value& v, CallArgs&) {
+  return v.is_undefined();
+}
+Result<bool> TTrue(Runtime&, const Value& v, CallArgs&) {
+  return v.is_bool() && v.as_bool();
+}
+Result<bool> TFalse(Runtime&, const Value& v, CallArgs&) {
+  return v.is_bool() && !v.as_bool();
+}
+Result<bool> TNumber(Runtime&, const Value& v, CallArgs&) {
+  return v.is_number();
+}
 Result<bool> TMapping(Runtime&, const Value& v, CallArgs&) {
   return v.is_object() && !v.object()->is_namespace && !v.object()->is_loop;
 }
 Result<bool> TIterable(Runtime&, const Value& v, CallArgs&) {
   return v.is_array() || v.is_object() || v.is_string() || v.is_undefined();
 }
-Result<bool> TSequence(Runtime&, const Value& v, CallArgs&) { return v.is_array() || v.is_object() || v.is_string(); }
-Result<bool> TLower(Runtime&, const Value& v, CallArgs&) { return v.is_string() && AsciiLower(v.str()) == v.str(); }
-Result<bool> TUpper(Runtime&, const Value& v, CallArgs&) { return v.is_string() && AsciiUpper(v.str()) == v.str(); }
+Result<bool> TSequence(Runtime&, const Value& v, CallArgs&) {
+  return v.is_array() || v.is_object() || v.is_string();
+}
+Result<bool> TLower(Runtime&, const Value& v, CallArgs&) {
+  return v.is_string() && AsciiLower(v.str()) == v.str();
+}
+Result<bool> TUpper(Runtime&, const Value& v, CallArgs&) {
+  return v.is_string() && AsciiUpper(v.str()) == v.str();
+}
 
 Result<int64_t> IntSubject(const Value& v, std::string_view test) {
   if (v.is_number() && !v.is_float()) return v.integer();
   if (v.is_float() && std::floor(v.as_float()) == v.as_float() && std::fabs(v.as_float()) < 9e18) {
     return static_cast<int64_t>(v.as_float());
   }
-  return InvalidArgument("'" + std::string(test) + "' needs an integer, not '" + std::string(TypeName(v)) + "'");
+  return InvalidArgument("'" + std::string(test) + "' needs an integer, not '" + std::string(TypeName(v)) +
+                         "'");
 }
 
 template <int kParity>
@@ -672,8 +697,12 @@ const Entry* Lookup(const Entry (&table)[N], std::string_view name) {
 
 }  // namespace
 
-bool IsKnownFilter(std::string_view name) { return Lookup(kFilters, name) != nullptr; }
-bool IsKnownTest(std::string_view name) { return Lookup(kTests, name) != nullptr; }
+bool IsKnownFilter(std::string_view name) {
+  return Lookup(kFilters, name) != nullptr;
+}
+bool IsKnownTest(std::string_view name) {
+  return Lookup(kTests, name) != nullptr;
+}
 
 Result<Value> ApplyFilter(Runtime& rt, std::string_view name, const Value& input, CallArgs& args) {
   const FilterEntry* f = Lookup(kFilters, name);

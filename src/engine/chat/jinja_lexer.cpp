@@ -11,10 +11,18 @@
 namespace meridian::engine::jinja {
 namespace {
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-bool IsNameChar(char c) { return IsNameStart(c) || IsDigit(c); }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool IsNameStart(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool IsNameChar(char c) {
+  return IsNameStart(c) || IsDigit(c);
+}
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -113,7 +121,8 @@ class Lexer {
 
  private:
   int LineAt(size_t pos) const {
-    return 1 + static_cast<int>(std::lower_bound(newlines_.begin(), newlines_.end(), pos) - newlines_.begin());
+    return 1 +
+           static_cast<int>(std::lower_bound(newlines_.begin(), newlines_.end(), pos) - newlines_.begin());
   }
   Status Error(size_t pos, const std::string& message) const {
     return InvalidArgument("template syntax error (line " + std::to_string(LineAt(pos)) + "): " + message);
@@ -190,13 +199,15 @@ class Lexer {
     while (true) {
       while (p < src_.size() && IsSpace(src_[p])) ++p;
       if (p >= src_.size()) {
-        return Error(tag, kind == '{' ? "'{{' is never closed (missing '}}')" : "'{%' is never closed (missing '%}')");
+        return Error(
+            tag, kind == '{' ? "'{{' is never closed (missing '}}')" : "'{%' is never closed (missing '%}')");
       }
       if (depth == 0) {
         const std::string_view close = kind == '{' ? "}}" : "%}";
         char mod = 0;
         size_t q = p;
-        if ((src_[q] == '-' || (src_[q] == '+' && kind == '%')) && src_.compare(q + 1, 2, close) == 0) mod = src_[q++];
+        if ((src_[q] == '-' || (src_[q] == '+' && kind == '%')) && src_.compare(q + 1, 2, close) == 0)
+          mod = src_[q++];
         if (src_.compare(q, 2, close) == 0) {
           Push(kind == '{' ? TokenKind::kPrintEnd : TokenKind::kBlockEnd, q, "");
           pos_ = AfterTag(q + 2, mod, kind == '%');
@@ -264,8 +275,8 @@ class Lexer {
     if (is_float) {
       auto res = std::from_chars(b, e, tok.float_value);
       if (res.ec == std::errc::result_out_of_range) {
-        tok.float_value = text.find("e-") != std::string::npos || text.find("E-") != std::string::npos
-                              ? 0.0 : HUGE_VAL;
+        tok.float_value =
+            text.find("e-") != std::string::npos || text.find("E-") != std::string::npos ? 0.0 : HUGE_VAL;
       } else if (res.ec != std::errc() || res.ptr != e) {
         return Error(p, "malformed number '" + text + "'");
       }

@@ -20,7 +20,9 @@ Status Runtime::Charge(size_t bytes) {
   return Status::Ok();
 }
 
-Status Runtime::Step() { return Steps(1); }
+Status Runtime::Step() {
+  return Steps(1);
+}
 
 Status Runtime::Steps(uint64_t n) {
   steps_ = n > limits_.max_steps ? limits_.max_steps + 1 : steps_ + n;
@@ -95,12 +97,19 @@ bool Params::Bool(size_t i, bool def) const {
 // ---- string helpers ----
 
 namespace {
-bool IsPySpace(char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f'); }
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsPySpace(char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f');
+}
+bool IsAlpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 }  // namespace
 
-std::string_view StripChars(std::string_view s, std::optional<std::string_view> chars, bool left, bool right) {
+std::string_view StripChars(std::string_view s, std::optional<std::string_view> chars, bool left,
+                            bool right) {
   auto strip = [&](char c) { return chars ? chars->find(c) != std::string_view::npos : IsPySpace(c); };
   size_t b = 0, e = s.size();
   if (left) {
@@ -139,7 +148,8 @@ std::string Title(std::string_view s) {
   bool prev_letter = false;
   for (char& c : out) {
     const bool letter = IsAlpha(c);
-    if (letter) c = prev_letter ? AsciiLower(std::string_view(&c, 1))[0] : AsciiUpper(std::string_view(&c, 1))[0];
+    if (letter)
+      c = prev_letter ? AsciiLower(std::string_view(&c, 1))[0] : AsciiUpper(std::string_view(&c, 1))[0];
     prev_letter = letter;
   }
   return out;
@@ -181,8 +191,10 @@ Result<std::string> ReplaceString(Runtime& rt, std::string_view s, std::string_v
                                   int64_t count) {
   std::string out;
   if (from.empty()) {  // Python inserts `to` around every character
+    MERIDIAN_RETURN_IF_ERROR(rt.Charge(sizeof(size_t) * s.size()));
     const std::vector<size_t> offsets = CharOffsets(s);
-    const size_t n = count < 0 ? offsets.size() + 1 : std::min<size_t>(static_cast<size_t>(count), offsets.size() + 1);
+    const size_t n =
+        count < 0 ? offsets.size() + 1 : std::min<size_t>(static_cast<size_t>(count), offsets.size() + 1);
     if (n > 0 && to.size() > rt.work_left() / n) return rt.Charge(rt.work_left() + 1);
     for (size_t i = 0; i < offsets.size(); ++i) {
       if (i < n) out += to;
@@ -231,15 +243,21 @@ Result<Value> GetItem(Runtime& rt, const Value& obj, const Value& key) {
   if ((obj.is_array() || obj.is_string()) && key.is_number() && !key.is_float()) {
     const bool is_array = obj.is_array();
     if (!is_array) MERIDIAN_RETURN_IF_ERROR(rt.Scan(obj.str().size()));
-    const std::vector<size_t> offsets = is_array ? std::vector<size_t>() : CharOffsets(obj.str());
-    const int64_t n = static_cast<int64_t>(is_array ? obj.array()->items.size() : offsets.size());
+    const bool ascii = !is_array && IsAscii(obj.str());
+    const int64_t n = static_cast<int64_t>(is_array ? obj.array()->items.size()
+                                                    : (ascii ? obj.str().size() : CharCount(obj.str())));
     int64_t i = key.integer();
     if (i < 0) i += n;
     if (i < 0 || i >= n) return Value::Undefined(std::string(TypeName(obj)) + " index out of range");
     if (is_array) return obj.array()->items[static_cast<size_t>(i)];
-    const size_t b = offsets[static_cast<size_t>(i)];
-    const size_t e = static_cast<size_t>(i + 1) < offsets.size() ? offsets[static_cast<size_t>(i + 1)] : obj.str().size();
-    return rt.NewString(obj.str().substr(b, e - b));
+    const std::string& s = obj.str();
+    size_t b = 0;
+    if (ascii) {
+      b = static_cast<size_t>(i);
+    } else {
+      for (int64_t c = 0; c < i; ++c) b += CharLength(s, b);
+    }
+    return rt.NewString(s.substr(b, CharLength(s, b)));
   }
   if (obj.is_object() && !key.is_array() && !key.is_object() && !key.is_undefined()) {
     MERIDIAN_ASSIGN_OR_RETURN(std::string k, rt.Str(key));
@@ -255,12 +273,21 @@ Result<Value> Slice(Runtime& rt, const Value& obj, const Value& start, const Val
   if (!obj.is_array() && !obj.is_string()) {
     return InvalidArgument("cannot slice a '" + std::string(TypeName(obj)) + "'");
   }
-  if (obj.is_string()) MERIDIAN_RETURN_IF_ERROR(rt.Scan(obj.str().size()));
-  const std::vector<size_t> offsets = obj.is_array() ? std::vector<size_t>() : CharOffsets(obj.str());
-  const int64_t n = static_cast<int64_t>(obj.is_array() ? obj.array()->items.size() : offsets.size());
+  std::vector<size_t> offsets;  // of each character, for non-ASCII strings only
+  const bool ascii = obj.is_string() && IsAscii(obj.str());
+  if (obj.is_string()) {
+    MERIDIAN_RETURN_IF_ERROR(rt.Scan(obj.str().size()));
+    if (!ascii) {
+      MERIDIAN_RETURN_IF_ERROR(rt.Charge(sizeof(size_t) * obj.str().size()));
+      offsets = CharOffsets(obj.str());
+    }
+  }
+  const int64_t n = static_cast<int64_t>(obj.is_array() ? obj.array()->items.size()
+                                                        : (ascii ? obj.str().size() : offsets.size()));
   auto index = [&](const Value& v, const char* what) -> Result<std::optional<int64_t>> {
     if (v.is_undefined() || v.is_none()) return std::optional<int64_t>();
-    if (!v.is_number() || v.is_float()) return InvalidArgument(std::string("slice ") + what + " must be an integer");
+    if (!v.is_number() || v.is_float())
+      return InvalidArgument(std::string("slice ") + what + " must be an integer");
     return std::optional<int64_t>(std::clamp<int64_t>(v.integer(), -n - 1, n + 1));
   };
   MERIDIAN_ASSIGN_OR_RETURN(std::optional<int64_t> b, index(start, "start"));
@@ -277,18 +304,22 @@ Result<Value> Slice(Runtime& rt, const Value& obj, const Value& start, const Val
   };
   const int64_t from = adjust(b, st > 0 ? 0 : n - 1);
   const int64_t to = adjust(e, st > 0 ? n : -1);
-  std::vector<int64_t> picked;
-  for (int64_t i = from; st > 0 ? i < to : i > to; i += st) picked.push_back(i);
+  // i stays within [-1, n] and |st| <= n + 1, so i += st cannot overflow.
   if (obj.is_array()) {
     std::vector<Value> items;
-    items.reserve(picked.size());
-    for (int64_t i : picked) items.push_back(obj.array()->items[static_cast<size_t>(i)]);
+    for (int64_t i = from; st > 0 ? i < to : i > to; i += st)
+      items.push_back(obj.array()->items[static_cast<size_t>(i)]);
     return rt.NewArray(std::move(items));
   }
   std::string out;
-  for (int64_t i : picked) {
+  for (int64_t i = from; st > 0 ? i < to : i > to; i += st) {
+    if (ascii) {
+      out += obj.str()[static_cast<size_t>(i)];
+      continue;
+    }
     const size_t cb = offsets[static_cast<size_t>(i)];
-    const size_t ce = static_cast<size_t>(i + 1) < offsets.size() ? offsets[static_cast<size_t>(i + 1)] : obj.str().size();
+    const size_t ce =
+        static_cast<size_t>(i + 1) < offsets.size() ? offsets[static_cast<size_t>(i + 1)] : obj.str().size();
     out.append(obj.str(), cb, ce - cb);
   }
   return rt.NewString(std::move(out));
@@ -297,7 +328,8 @@ Result<Value> Slice(Runtime& rt, const Value& obj, const Value& start, const Val
 Result<bool> Contains(Runtime& rt, const Value& container, const Value& item) {
   if (container.is_string()) {
     if (!item.is_string()) {
-      return InvalidArgument("'in <string>' needs a string on the left, not '" + std::string(TypeName(item)) + "'");
+      return InvalidArgument("'in <string>' needs a string on the left, not '" + std::string(TypeName(item)) +
+                             "'");
     }
     MERIDIAN_RETURN_IF_ERROR(rt.Scan(container.str().size()));
     return FindBytes(container.str(), item.str()) != std::string_view::npos;
@@ -351,8 +383,9 @@ Result<Value> StringMethod(Runtime& rt, const std::string& s, std::string_view n
       MERIDIAN_ASSIGN_OR_RETURN(std::string c, p.Str(0, ""));
       chars = std::move(c);
     }
-    return rt.NewString(std::string(StripChars(s, chars ? std::optional<std::string_view>(*chars) : std::nullopt,
-                                               name != "rstrip", name != "lstrip")));
+    return rt.NewString(
+        std::string(StripChars(s, chars ? std::optional<std::string_view>(*chars) : std::nullopt,
+                               name != "rstrip", name != "lstrip")));
   }
   if (name == "startswith" || name == "endswith") {
     Params p(name, {"prefix"});
@@ -360,10 +393,12 @@ Result<Value> StringMethod(Runtime& rt, const std::string& s, std::string_view n
     if (!p[0]) return InvalidArgument(std::string(name) + "() needs an argument");
     std::vector<Value> options = p[0]->is_array() ? p[0]->array()->items : std::vector<Value>{*p[0]};
     for (const Value& o : options) {
-      if (!o.is_string()) return InvalidArgument(std::string(name) + "() takes a string or a list of strings");
+      if (!o.is_string())
+        return InvalidArgument(std::string(name) + "() takes a string or a list of strings");
       const std::string& x = o.str();
-      const bool hit = x.size() <= s.size() &&
-                       (name == "startswith" ? s.compare(0, x.size(), x) == 0 : s.compare(s.size() - x.size(), x.size(), x) == 0);
+      const bool hit =
+          x.size() <= s.size() && (name == "startswith" ? s.compare(0, x.size(), x) == 0
+                                                        : s.compare(s.size() - x.size(), x.size(), x) == 0);
       if (hit) return Value::Bool(true);
     }
     return Value::Bool(false);
@@ -412,7 +447,9 @@ Result<Value> StringMethod(Runtime& rt, const std::string& s, std::string_view n
     MERIDIAN_ASSIGN_OR_RETURN(std::string sub, p.Str(0, ""));
     if (name == "find") {
       const size_t hit = FindBytes(s, sub);
-      return Value::Int(hit == std::string::npos ? -1 : static_cast<int64_t>(CharCount(std::string_view(s).substr(0, hit))));
+      return Value::Int(hit == std::string::npos
+                            ? -1
+                            : static_cast<int64_t>(CharCount(std::string_view(s).substr(0, hit))));
     }
     if (sub.empty()) return Value::Int(static_cast<int64_t>(CharCount(s)) + 1);
     int64_t n = 0;
@@ -570,15 +607,16 @@ Result<Value> CallGlobal(Runtime& rt, std::string_view name, CallArgs& args) {
     if (step == 0) return InvalidArgument("range() step must not be zero");
     // Count without overflow: the span can exceed int64 when the ends have opposite signs.
     const long double span = step > 0 ? static_cast<long double>(b) - a : static_cast<long double>(a) - b;
-    const long double count = span <= 0 ? 0 : (span + (step > 0 ? step : -static_cast<long double>(step)) - 1) /
-                                                  (step > 0 ? step : -static_cast<long double>(step));
+    const long double count = span <= 0 ? 0
+                                        : (span + (step > 0 ? step : -static_cast<long double>(step)) - 1) /
+                                              (step > 0 ? step : -static_cast<long double>(step));
     if (count * 16 > static_cast<long double>(rt.work_left())) return rt.Charge(rt.work_left() + 1);
     std::vector<Value> items;
     const int64_t n = static_cast<int64_t>(count);
     items.reserve(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {  // unsigned: wraps instead of overflowing; the result fits
-      items.push_back(Value::Int(static_cast<int64_t>(static_cast<uint64_t>(a) +
-                                                      static_cast<uint64_t>(i) * static_cast<uint64_t>(step))));
+      items.push_back(Value::Int(static_cast<int64_t>(
+          static_cast<uint64_t>(a) + static_cast<uint64_t>(i) * static_cast<uint64_t>(step))));
     }
     return rt.NewArray(std::move(items));
   }
@@ -586,7 +624,8 @@ Result<Value> CallGlobal(Runtime& rt, std::string_view name, CallArgs& args) {
     Value obj = rt.NewObject();
     obj.object()->is_namespace = name == "namespace";
     for (const Value& init : args.positional) {
-      if (!init.is_object()) return InvalidArgument(std::string(name) + "() takes keyword arguments or a dict");
+      if (!init.is_object())
+        return InvalidArgument(std::string(name) + "() takes keyword arguments or a dict");
       for (const auto& [k, v] : init.object()->items) obj.object()->Set(k, v);
     }
     for (const auto& [k, v] : args.keyword) obj.object()->Set(k, v);

@@ -41,9 +41,7 @@ class Parser {
     Parser* p_;
   };
 
-  const Token& Peek(size_t ahead = 0) const {
-    return tokens_[std::min(pos_ + ahead, tokens_.size() - 1)];
-  }
+  const Token& Peek(size_t ahead = 0) const { return tokens_[std::min(pos_ + ahead, tokens_.size() - 1)]; }
   const Token& Next() {
     const Token& t = Peek();
     if (pos_ < tokens_.size() - 1) ++pos_;
@@ -228,14 +226,14 @@ class Parser {
       if (!failed()) ExpectBlockEnd();
       return;
     }
-    static constexpr std::string_view kEnds[] = {"endif", "endfor", "else", "elif", "endset", "endmacro",
-                                                 "endfilter", "endgeneration", "endraw"};
+    static constexpr std::string_view kEnds[] = {"endif",    "endfor",    "else",          "elif",  "endset",
+                                                 "endmacro", "endfilter", "endgeneration", "endraw"};
     if (std::find(std::begin(kEnds), std::end(kEnds), word) != std::end(kEnds)) {
       Fail(line, "unexpected '{% " + word + " %}' with no open block it could belong to");
       return;
     }
-    static constexpr std::string_view kUnsupported[] = {"include", "extends", "import", "from", "block",
-                                                        "call", "with", "autoescape", "do", "trans"};
+    static constexpr std::string_view kUnsupported[] = {"include", "extends", "import",     "from", "block",
+                                                        "call",    "with",    "autoescape", "do",   "trans"};
     if (std::find(std::begin(kUnsupported), std::end(kUnsupported), word) != std::end(kUnsupported)) {
       Fail(line, "'{% " + word + " %}' is not supported in chat templates");
       return;
@@ -599,7 +597,8 @@ class Parser {
       case TokenKind::kInteger:
       case TokenKind::kFloat: {
         auto e = NewExpr(Expr::Kind::kLiteral, line);
-        e->literal = tok.kind == TokenKind::kInteger ? Value::Int(tok.int_value) : Value::Float(tok.float_value);
+        e->literal =
+            tok.kind == TokenKind::kInteger ? Value::Int(tok.int_value) : Value::Float(tok.float_value);
         Next();
         return Finish(std::move(e));
       }
@@ -760,8 +759,8 @@ class Parser {
         const Token& t = Peek();
         if (IsOp("(")) {
           if (!ParseArgs(e.get())) return nullptr;
-        } else if ((t.kind == TokenKind::kName || t.kind == TokenKind::kString || t.kind == TokenKind::kInteger ||
-                    t.kind == TokenKind::kFloat || IsOp("[") || IsOp("{")) &&
+        } else if ((t.kind == TokenKind::kName || t.kind == TokenKind::kString ||
+                    t.kind == TokenKind::kInteger || t.kind == TokenKind::kFloat || IsOp("[") || IsOp("{")) &&
                    !(IsName("else") || IsName("or") || IsName("and") || IsName("if") || IsName("in") ||
                      IsName("not") || IsName("is"))) {
           ExprPtr arg = ParsePostfix(ParsePrimary());

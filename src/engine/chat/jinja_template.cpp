@@ -5,7 +5,6 @@
 
 #include <cmath>
 #include <limits>
-
 #include <nlohmann/json.hpp>
 
 #include "engine/chat/jinja_builtins.h"
@@ -265,8 +264,10 @@ class Renderer {
       l->Set("length", Value::Int(n));
       l->Set("depth", Value::Int(1));
       l->Set("depth0", Value::Int(0));
-      l->Set("previtem", i > 0 ? items[static_cast<size_t>(i - 1)] : Value::Undefined("there is no previous item"));
-      l->Set("nextitem", i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value::Undefined("there is no next item"));
+      l->Set("previtem",
+             i > 0 ? items[static_cast<size_t>(i - 1)] : Value::Undefined("there is no previous item"));
+      l->Set("nextitem",
+             i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value::Undefined("there is no next item"));
       MERIDIAN_RETURN_IF_ERROR(ExecBody(s.bodies[0]));
       if (flow_ == Flow::kBreak) {
         flow_ = Flow::kNormal;
@@ -376,7 +377,8 @@ class Renderer {
       MERIDIAN_ASSIGN_OR_RETURN(Value key, Eval(*e.args[i]));
       MERIDIAN_ASSIGN_OR_RETURN(Value value, Eval(*e.args[i + 1]));
       if (key.is_array() || key.is_object() || key.is_undefined()) {
-        return Error(e.line, "a dict key must be a string or a number, not '" + std::string(TypeName(key)) + "'");
+        return Error(e.line,
+                     "a dict key must be a string or a number, not '" + std::string(TypeName(key)) + "'");
       }
       Result<std::string> k = rt_.Str(key);
       if (!k.ok()) return At(e.line, k.status());
@@ -429,7 +431,8 @@ class Renderer {
     for (auto& [key, value] : args.keyword) {
       size_t i = 0;
       while (i < m.params.size() && m.params[i].first != key) ++i;
-      if (i == m.params.size()) return Error(call.line, "macro '" + m.name + "' has no parameter '" + key + "'");
+      if (i == m.params.size())
+        return Error(call.line, "macro '" + m.name + "' has no parameter '" + key + "'");
       if (bound[i]) return Error(call.line, "macro '" + m.name + "' got two values for '" + key + "'");
       bound[i] = std::move(value);
     }
@@ -465,7 +468,8 @@ class Renderer {
     }
     if (e.name == "+") return v.is_bool() ? Value::Int(v.integer()) : v;
     if (v.is_float()) return Value::Float(-v.as_float());
-    if (v.integer() == std::numeric_limits<int64_t>::min()) return Error(e.line, "integer overflow in unary -");
+    if (v.integer() == std::numeric_limits<int64_t>::min())
+      return Error(e.line, "integer overflow in unary -");
     return Value::Int(-v.integer());
   }
 
@@ -478,8 +482,8 @@ class Renderer {
     if (op == "==" || op == "!=") {
       if (l.is_string()) MERIDIAN_RETURN_IF_ERROR(At(e.line, rt_.Scan(l.str().size())));
       if (l.is_array() || l.is_object()) {  // deep comparisons are charged like a scan
-        MERIDIAN_RETURN_IF_ERROR(At(e.line, rt_.Charge(16 * (l.is_array() ? l.array()->items.size()
-                                                                             : l.object()->items.size()))));
+        MERIDIAN_RETURN_IF_ERROR(
+            At(e.line, rt_.Charge(16 * (l.is_array() ? l.array()->items.size() : l.object()->items.size()))));
       }
       Result<bool> eq = Equals(l, r);
       if (!eq.ok()) return At(e.line, eq.status());
@@ -540,10 +544,11 @@ class Renderer {
         return rt_.NewArray(std::move(items));
       }
     }
-    if (op == "%" && l.is_string()) return InvalidArgument("'%' string formatting is not supported; use ~ or filters");
+    if (op == "%" && l.is_string())
+      return InvalidArgument("'%' string formatting is not supported; use ~ or filters");
     if (!l.is_number() || !r.is_number()) {
-      return InvalidArgument("unsupported operand types for " + op + ": '" + std::string(TypeName(l)) + "' and '" +
-                             std::string(TypeName(r)) + "'");
+      return InvalidArgument("unsupported operand types for " + op + ": '" + std::string(TypeName(l)) +
+                             "' and '" + std::string(TypeName(r)) + "'");
     }
     const bool ints = !l.is_float() && !r.is_float();
     if (ints && op != "/") {

@@ -17,8 +17,7 @@ Status TooLong(size_t max_bytes) {
 }
 
 Status TooDeep() {
-  return InvalidArgument("a value is nested more than " + std::to_string(kMaxValueDepth) +
-                         " levels deep");
+  return InvalidArgument("a value is nested more than " + std::to_string(kMaxValueDepth) + " levels deep");
 }
 
 void AppendHex4(std::string& out, uint32_t v) {
@@ -81,13 +80,34 @@ void AppendJsonString(std::string& out, std::string_view s, bool ensure_ascii) {
     }
     const unsigned char c = static_cast<unsigned char>(s[i]);
     switch (c) {
-      case '"': out += "\\\""; ++i; continue;
-      case '\\': out += "\\\\"; ++i; continue;
-      case '\n': out += "\\n"; ++i; continue;
-      case '\r': out += "\\r"; ++i; continue;
-      case '\t': out += "\\t"; ++i; continue;
-      case '\b': out += "\\b"; ++i; continue;
-      case '\f': out += "\\f"; ++i; continue;
+      case '"':
+        out += "\\\"";
+        ++i;
+        continue;
+      case '\\':
+        out += "\\\\";
+        ++i;
+        continue;
+      case '\n':
+        out += "\\n";
+        ++i;
+        continue;
+      case '\r':
+        out += "\\r";
+        ++i;
+        continue;
+      case '\t':
+        out += "\\t";
+        ++i;
+        continue;
+      case '\b':
+        out += "\\b";
+        ++i;
+        continue;
+      case '\f':
+        out += "\\f";
+        ++i;
+        continue;
       default: break;
     }
     if (c < 0x20) {
@@ -117,8 +137,8 @@ void AppendPyRepr(std::string& out, std::string_view s) {
   out += quote;
   for (size_t i = 0; i < s.size(); ++i) {
     size_t run = i;  // copy plain characters in bulk
-    while (run < s.size() && s[run] != quote && s[run] != '\\' && static_cast<unsigned char>(s[run]) >= 0x20 &&
-           s[run] != 0x7f) {
+    while (run < s.size() && s[run] != quote && s[run] != '\\' &&
+           static_cast<unsigned char>(s[run]) >= 0x20 && s[run] != 0x7f) {
       ++run;
     }
     if (run > i) {
@@ -341,8 +361,8 @@ Result<int> CompareAt(const Value& a, const Value& b, int depth) {
   }
   if (a.is_undefined()) return InvalidArgument(a.undefined_hint());
   if (b.is_undefined()) return InvalidArgument(b.undefined_hint());
-  return InvalidArgument("cannot order '" + std::string(TypeName(a)) + "' and '" +
-                         std::string(TypeName(b)) + "'");
+  return InvalidArgument("cannot order '" + std::string(TypeName(a)) + "' and '" + std::string(TypeName(b)) +
+                         "'");
 }
 
 }  // namespace
@@ -468,20 +488,28 @@ Result<std::string> ToJson(const Value& v, const JsonStyle& style, size_t max_by
   return out;
 }
 
-Result<bool> Equals(const Value& a, const Value& b) { return EqualsAt(a, b, 0); }
-Result<int> Compare(const Value& a, const Value& b) { return CompareAt(a, b, 0); }
+Result<bool> Equals(const Value& a, const Value& b) {
+  return EqualsAt(a, b, 0);
+}
+Result<int> Compare(const Value& a, const Value& b) {
+  return CompareAt(a, b, 0);
+}
+
+namespace {
+bool IsContinuation(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
+}  // namespace
+
+size_t CharLength(std::string_view s, size_t i) {
+  size_t n = 1;
+  while (i + n < s.size() && IsContinuation(s[i + n])) ++n;
+  return n;
+}
 
 std::vector<size_t> CharOffsets(std::string_view s) {
   std::vector<size_t> offsets;
-  offsets.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    offsets.push_back(i);
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
-    size_t n = 1;
-    while (n < len && i + n < s.size() && (static_cast<unsigned char>(s[i + n]) & 0xC0) == 0x80) ++n;
-    i += n;
-  }
+  for (size_t i = 0; i < s.size(); i += CharLength(s, i)) offsets.push_back(i);
   return offsets;
 }
 
@@ -493,14 +521,16 @@ size_t FindBytes(std::string_view hay, std::string_view needle, size_t from) {
 }
 
 size_t CharCount(std::string_view s) {
-  bool ascii = true;
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  return ascii ? s.size() : CharOffsets(s).size();
+  if (s.empty()) return 0;
+  size_t n = IsContinuation(s[0]) ? 1 : 0;  // stray continuation bytes at the start form one character
+  for (char c : s) n += IsContinuation(c) ? 0 : 1;
+  return n;
+}
+
+bool IsAscii(std::string_view s) {
+  unsigned char any = 0;
+  for (char c : s) any |= static_cast<unsigned char>(c);
+  return any < 0x80;
 }
 
 }  // namespace meridian::engine::jinja

@@ -64,7 +64,8 @@ class Value {
   //! True when both are strings sharing one buffer (a cheap equality shortcut).
   bool SameString(const Value& o) const {
     return is_string() && o.is_string() &&
-           std::get<std::shared_ptr<const std::string>>(v_) == std::get<std::shared_ptr<const std::string>>(o.v_);
+           std::get<std::shared_ptr<const std::string>>(v_) ==
+               std::get<std::shared_ptr<const std::string>>(o.v_);
   }
   ArrayData* array() const { return std::get<ArrayData*>(v_); }
   ObjectData* object() const { return std::get<ObjectData*>(v_); }
@@ -139,10 +140,14 @@ Result<bool> Equals(const Value& a, const Value& b);
 //! Python ordering (<0, 0, >0) for numbers, strings and lists of those; an error for others.
 Result<int> Compare(const Value& a, const Value& b);
 
-//! Byte offsets where each character starts (a UTF-8 lead byte; stray bytes count as one
-//! character each), so that length, indexing and slicing count characters like Python.
+//! Byte offsets where each character starts, so that length, indexing and slicing count
+//! characters like Python. A character is a byte that is not a UTF-8 continuation byte plus the
+//! continuation bytes after it (exact for valid UTF-8, and total for any bytes).
 std::vector<size_t> CharOffsets(std::string_view s);
+//! Bytes of the character starting at s[i].
+size_t CharLength(std::string_view s, size_t i);
 size_t CharCount(std::string_view s);
+bool IsAscii(std::string_view s);
 //! First occurrence of `needle` in `hay` at or after `from` in linear time (two-way memmem),
 //! or npos.
 size_t FindBytes(std::string_view hay, std::string_view needle, size_t from = 0);

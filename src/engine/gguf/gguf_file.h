@@ -68,6 +68,11 @@ class GgufFile {
   uint32_t alignment() const { return alignment_; }
   const std::string& name() const { return name_; }
   uint64_t file_size() const { return bytes_.size(); }
+  //! True if [p, p + n) lies inside this file's read-only mapping.
+  bool Contains(const void* p, uint64_t n) const {
+    auto b = reinterpret_cast<uintptr_t>(bytes_.data()), q = reinterpret_cast<uintptr_t>(p);
+    return map_base_ != nullptr && q >= b && q - b <= bytes_.size() && n <= bytes_.size() - (q - b);
+  }
   //! Absolute file offset of the tensor data section (a multiple of alignment()).
   uint64_t data_offset() const { return data_offset_; }
 

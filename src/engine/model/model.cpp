@@ -123,6 +123,10 @@ uint64_t Model::WeightBytes() const {
   return total;
 }
 
+bool Model::IsFileMapped(const void* p, uint64_t n) const {
+  return storage_->gguf != nullptr && storage_->gguf->Contains(p, n);
+}
+
 DType Model::main_dtype() const {
   return weights_.layers.empty() ? weights_.output.dtype : weights_.layers[0].w_gate.dtype;
 }

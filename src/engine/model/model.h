@@ -56,6 +56,9 @@ class Model {
   uint64_t WeightBytesPerToken() const;
   //! Total bytes of all weights.
   uint64_t WeightBytes() const;
+  //! True if [p, p + n) is a read-only file mapping of the model (whose pages can be dropped and
+  //! re-read), false for owned memory.
+  bool IsFileMapped(const void* p, uint64_t n) const;
   //! The dtype most matrices have ("q8_0", "f16", ...), for reports.
   DType main_dtype() const;
 

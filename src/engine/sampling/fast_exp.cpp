@@ -22,7 +22,7 @@ constexpr float kP0 = 1.9875691500e-4f, kP1 = 1.3981999507e-3f, kP2 = 8.33345190
 
 float ExpOfScaledGapScalar(float logit, float max_logit, float inv_temperature) {
   float x = (logit - max_logit) * inv_temperature;
-  if (!(x >= kLowest)) return 0.0f;  // also NaN and -inf
+  if (!(x >= kLowest)) return 0.0f;                            // also NaN and -inf
   const int32_t k = static_cast<int32_t>(-x * kLog2e + 0.5f);  // round(-x / ln 2), x <= 0
   const float fk = static_cast<float>(k);
   const float r = (x + fk * kLn2Hi) + fk * kLn2Lo;

@@ -90,7 +90,9 @@ void Sampler::SetPrompt(std::span<const int32_t> prompt_tokens) {
   for (size_t i = start; i < prompt_tokens.size(); ++i) Record(prompt_tokens[i], false);
 }
 
-void Sampler::Accept(int32_t token) { Record(token, true); }
+void Sampler::Accept(int32_t token) {
+  Record(token, true);
+}
 
 void Sampler::Record(int32_t token, bool generated) {
   if (!track_history_) return;
@@ -245,7 +247,9 @@ int32_t Sampler::SampleFullVocabulary(std::span<const float> logits) {
 
 int32_t Sampler::SampleTopK(std::span<const float> logits, size_t k) {
   // Worst-first heap of the k best so far: the common case costs one compare per token.
-  auto worse_first = [](const Candidate& a, const Candidate& b) { return Better(a.logit, a.id, b.logit, b.id); };
+  auto worse_first = [](const Candidate& a, const Candidate& b) {
+    return Better(a.logit, a.id, b.logit, b.id);
+  };
   candidates_.clear();
   const float neg_inf = -std::numeric_limits<float>::infinity();
   for (size_t i = 0; i < logits.size(); ++i) {

@@ -19,7 +19,8 @@ const std::vector<ChatMessage> kConversation = {
     {"user", " What is 2+2? "},
 };
 
-std::string Render(const std::string& name, const std::vector<ChatMessage>& messages, bool add_generation_prompt) {
+std::string Render(const std::string& name, const std::vector<ChatMessage>& messages,
+                   bool add_generation_prompt) {
   std::optional<std::string> source = BuiltinChatTemplate(name);
   EXPECT_TRUE(source.has_value()) << name;
   Result<std::string> out = ApplyChatTemplate(*source, messages, add_generation_prompt, "<s>", "</s>");
@@ -35,7 +36,8 @@ TEST(ChatTemplate, Llama2) {
 
 TEST(ChatTemplate, Llama2WithoutSystem) {
   std::vector<ChatMessage> messages(kConversation.begin() + 1, kConversation.end());
-  EXPECT_EQ(Render("llama2", messages, false), "<s>[INST] Hi there [/INST] Hello. </s><s>[INST] What is 2+2? [/INST]");
+  EXPECT_EQ(Render("llama2", messages, false),
+            "<s>[INST] Hi there [/INST] Hello. </s><s>[INST] What is 2+2? [/INST]");
 }
 
 TEST(ChatTemplate, Llama2RaisesOnBadAlternation) {
@@ -49,7 +51,8 @@ TEST(ChatTemplate, Llama2RaisesOnBadAlternation) {
 TEST(ChatTemplate, Llama3) {
   std::optional<std::string> source = BuiltinChatTemplate("llama3");
   ASSERT_TRUE(source);
-  Result<std::string> out = ApplyChatTemplate(*source, kConversation, true, "<|begin_of_text|>", "<|eot_id|>");
+  Result<std::string> out =
+      ApplyChatTemplate(*source, kConversation, true, "<|begin_of_text|>", "<|eot_id|>");
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   EXPECT_EQ(*out,
             "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are terse.<|eot_id|>"
@@ -59,7 +62,9 @@ TEST(ChatTemplate, Llama3) {
             "<|start_header_id|>assistant<|end_header_id|>\n\n");
   Result<std::string> no_prompt = ApplyChatTemplate(*source, kConversation, false, "<|begin_of_text|>", "");
   ASSERT_TRUE(no_prompt.ok());
-  EXPECT_EQ(*no_prompt, out->substr(0, out->size() - std::string("<|start_header_id|>assistant<|end_header_id|>\n\n").size()));
+  EXPECT_EQ(
+      *no_prompt,
+      out->substr(0, out->size() - std::string("<|start_header_id|>assistant<|end_header_id|>\n\n").size()));
 }
 
 TEST(ChatTemplate, Chatml) {
@@ -81,10 +86,13 @@ TEST(ChatTemplate, BuiltinsAndDetection) {
 
 TEST(ChatTemplate, GemmaStyleTemplate) {
   const std::string gemma =
-      "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}"
+      "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not "
+      "supported') }}"
       "{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
-      "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
-      "{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}"
+      "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif "
+      "%}"
+      "{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = "
+      "message['role'] %}"
       "{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}"
       "{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %}";
   std::vector<ChatMessage> messages(kConversation.begin() + 1, kConversation.end());
@@ -131,12 +139,14 @@ TEST(ChatTemplate, MultiLineToolTemplateInHuggingFaceWhitespaceMode) {
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   EXPECT_EQ(*out,
             "<|im_start|>system\nSYS\n\n# Tools\n\n<tools>\n"
-            "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": {\"type\": \"object\"}}}"
+            "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": {\"type\": "
+            "\"object\"}}}"
             "\n</tools><|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
   context.erase("tools");
   out = tmpl->Render(context);
   ASSERT_TRUE(out.ok()) << out.status().ToString();
-  EXPECT_EQ(*out, "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(*out,
+            "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
 }
 
 Status ErrorOf(const std::string& source) {
@@ -166,7 +176,8 @@ TEST(ChatTemplate, ClearErrors) {
   ExpectError("{{ raise_exception('custom message') }}", StatusCode::kInvalidArgument, "custom message");
   EXPECT_EQ(ErrorOf("{{ raise_exception('custom message') }}").message(), "custom message");
   ExpectError("{{ missing.attr }}", StatusCode::kInvalidArgument, "'missing' is undefined");
-  ExpectError("{{ 1 + 'a' }}", StatusCode::kInvalidArgument, "unsupported operand types for +: 'int' and 'str'");
+  ExpectError("{{ 1 + 'a' }}", StatusCode::kInvalidArgument,
+              "unsupported operand types for +: 'int' and 'str'");
   ExpectError("{{ 1 // 0 }}", StatusCode::kInvalidArgument, "by zero");
   ExpectError("{{ nosuch(1) }}", StatusCode::kInvalidArgument, "'nosuch' is undefined");
   ExpectError("{{ 'a'.nosuch() }}", StatusCode::kInvalidArgument, "has no method 'nosuch'");
@@ -178,8 +189,8 @@ TEST(ChatTemplate, ClearErrors) {
 TEST(ChatTemplate, RecursionAndNestingAreBounded) {
   ExpectError("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", StatusCode::kResourceExhausted,
               "recursed more than");
-  ExpectError("{{ " + std::string(2000, '(') + "1" + std::string(2000, ')') + " }}", StatusCode::kInvalidArgument,
-              "levels deep");
+  ExpectError("{{ " + std::string(2000, '(') + "1" + std::string(2000, ')') + " }}",
+              StatusCode::kInvalidArgument, "levels deep");
   ExpectError("{{ " + std::string(2000, '-') + "1 }}", StatusCode::kInvalidArgument, "levels deep");
   ExpectError("{{ " + std::string(2000, '[') + std::string(2000, ']') + " }}", StatusCode::kInvalidArgument,
               "levels deep");
@@ -214,25 +225,33 @@ void ExpectLimit(const std::string& source, StatusCode code, const std::string& 
 
 TEST(ChatTemplate, RunawayTemplatesHitLimits) {
   // The default limits, through the public entry point.
-  ExpectError("{% for i in range(100000000000) %}x{% endfor %}", StatusCode::kResourceExhausted, "work limit");
+  ExpectError("{% for i in range(100000000000) %}x{% endfor %}", StatusCode::kResourceExhausted,
+              "work limit");
   ExpectError("{{ 'x' * 9000000000000000000 }}", StatusCode::kResourceExhausted, "work limit");
-  ExpectError("{% set s = 'x' * 100000 %}{% for i in range(100) %}{{ s }}{% endfor %}", StatusCode::kResourceExhausted,
-              "output limit");
+  ExpectError("{% set s = 'x' * 100000 %}{% for i in range(100) %}{{ s }}{% endfor %}",
+              StatusCode::kResourceExhausted, "output limit");
   // Each limit on its own, made small.
   ExpectLimit("{% set r = range(200) %}{% for i in r %}{% for j in r %}{% endfor %}{% endfor %}",
               StatusCode::kResourceExhausted, "steps");
-  ExpectLimit("{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
-              StatusCode::kResourceExhausted, "work limit");
-  ExpectLimit("{% set ns = namespace(s='') %}{% for i in range(5000) %}{% set ns.s = ns.s ~ 'ab' %}{% endfor %}",
-              StatusCode::kResourceExhausted, "work limit");
+  ExpectLimit(
+      "{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
+      StatusCode::kResourceExhausted, "work limit");
+  ExpectLimit(
+      "{% set ns = namespace(s='') %}{% for i in range(5000) %}{% set ns.s = ns.s ~ 'ab' %}{% endfor %}",
+      StatusCode::kResourceExhausted, "work limit");
   ExpectLimit("{% set big = ['x' * 20000] * 1000 %}{{ big }}", StatusCode::kResourceExhausted, "limit");
-  ExpectLimit("{% set big = ['x' * 20000] * 1000 %}{{ big | tojson }}", StatusCode::kResourceExhausted, "limit");
-  ExpectLimit("{% set big = ['x' * 20000] * 1000 %}{{ big | join }}", StatusCode::kResourceExhausted, "work limit");
-  ExpectLimit("{% set ns = namespace(l=[]) %}{% for i in range(200) %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l }}",
-              StatusCode::kInvalidArgument, "nested more than");
+  ExpectLimit("{% set big = ['x' * 20000] * 1000 %}{{ big | tojson }}", StatusCode::kResourceExhausted,
+              "limit");
+  ExpectLimit("{% set big = ['x' * 20000] * 1000 %}{{ big | join }}", StatusCode::kResourceExhausted,
+              "work limit");
+  ExpectLimit(
+      "{% set ns = namespace(l=[]) %}{% for i in range(200) %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l }}",
+      StatusCode::kInvalidArgument, "nested more than");
   // A list that contains itself prints as an error, not a crash or a leak.
-  ExpectLimit("{% set a = [] %}{{ a.append(a) }}{{ a | tojson }}", StatusCode::kInvalidArgument, "nested more than");
-  ExpectLimit("{% set a = [] %}{{ a.append(a) }}{{ a == a }}{{ a }}", StatusCode::kInvalidArgument, "nested more than");
+  ExpectLimit("{% set a = [] %}{{ a.append(a) }}{{ a | tojson }}", StatusCode::kInvalidArgument,
+              "nested more than");
+  ExpectLimit("{% set a = [] %}{{ a.append(a) }}{{ a == a }}{{ a }}", StatusCode::kInvalidArgument,
+              "nested more than");
 }
 
 }  // namespace

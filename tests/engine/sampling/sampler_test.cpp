@@ -4,12 +4,11 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <numeric>
 #include <set>
@@ -108,7 +107,8 @@ TEST(Sampler, TopKOneEqualsGreedy) {
   params.top_k = 1;
   for (uint64_t seed = 0; seed < 20; ++seed) {
     std::vector<float> logits = RandomLogits(500, seed);
-    const int32_t argmax = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const int32_t argmax =
+        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     params.seed = seed;
     Sampler sampler(params, 500);
     EXPECT_EQ(sampler.Sample(logits), argmax);
@@ -177,9 +177,8 @@ TEST(Sampler, MinPDropsTokensBelowAFractionOfTheTop) {
 std::set<int32_t> ReferenceNucleus(const std::vector<float>& logits, float top_p) {
   std::vector<int32_t> ids(logits.size());
   std::iota(ids.begin(), ids.end(), 0);
-  std::sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) {
-    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
-  });
+  std::sort(ids.begin(), ids.end(),
+            [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
   const float max = logits[ids[0]];
   double total = 0;
   for (float l : logits) total += std::exp(static_cast<double>(l - max));
@@ -218,7 +217,8 @@ TEST(Sampler, TemperatureOneMatchesTheDistribution) {
   auto counts = Histogram(params, LogitsOf(probs), draws);
   for (int32_t i = 0; i < 4; ++i) {
     // 4.5 standard deviations of a binomial frequency at n = 20000 is under 0.016.
-    EXPECT_NEAR(counts[i] / static_cast<double>(draws), probs[static_cast<size_t>(i)], 0.016) << "token " << i;
+    EXPECT_NEAR(counts[i] / static_cast<double>(draws), probs[static_cast<size_t>(i)], 0.016)
+        << "token " << i;
   }
 }
 
@@ -367,7 +367,8 @@ TEST(Sampler, CostPerTokenAtVocab32000) {
     sampler.Accept(sampler.Sample(logits));
   }
   const double ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / iterations;
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() /
+      iterations;
   RecordProperty("ms_per_token", std::to_string(ms));
   std::printf("sampling at vocab 32000: %.3f ms per token\n", ms);
 #if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)

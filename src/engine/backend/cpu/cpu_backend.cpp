@@ -1,6 +1,7 @@
 // CpuBackend: validation, the per-layer llama forward pass, and the factory.
 #include "engine/backend/cpu/cpu_backend.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +28,38 @@ CpuBackend::CpuBackend(const Model& model, const BackendOptions& options, int32_
     if (!config_.rope_freq_factors.empty()) f /= config_.rope_freq_factors[static_cast<size_t>(i)];
     if (config_.rope_scaling == RopeScalingType::kLinear) f /= config_.rope_factor;
     inv_freq_[static_cast<size_t>(i)] = f;
+  }
+  PackWeights();
+}
+
+void CpuBackend::PackWeights() {
+  const ModelWeights& w = model_.weights();
+  std::vector<const WeightTensor*> matrices = {&w.output};
+  for (const auto& l : w.layers) {
+    for (const WeightTensor* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) matrices.push_back(t);
+  }
+  const long page = sysconf(_SC_PAGESIZE);
+  for (const WeightTensor* t : matrices) {
+    if (t->dtype != DType::kQ8_0 || packed_.count(t->data)) continue;
+    PackedQ8Weights packed = PackQ8_0(*t, &pool_);
+    if (packed.rows() == 0) continue;
+    packed_.emplace(t->data, std::move(packed));
+    // The original stays readable (file-backed pages fault back in if read, e.g. embedding rows),
+    // but is no longer resident twice. Owned (anonymous) buffers are left alone.
+    if (model_.IsFileMapped(t->data, t->n_bytes())) {
+      auto begin = reinterpret_cast<uintptr_t>(t->data);
+      uintptr_t first = (begin + page - 1) / page * page;
+      uintptr_t last = (begin + t->n_bytes()) / page * page;
+      if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+    }
+  }
+}
+
+void CpuBackend::Project(const WeightTensor& w, const float* x, int64_t m, float* y, int64_t ldy) {
+  if (auto it = packed_.find(w.data); it != packed_.end()) {
+    MatMul(it->second, x, m, y, ldy, pool_);
+  } else {
+    MatMul(w, x, m, y, ldy, pool_);
   }
 }
 
@@ -150,9 +183,9 @@ Status CpuBackend::Forward(std::span<const SequenceStep> steps, float* logits) {
     const LayerWeights& l = w.layers[static_cast<size_t>(layer)];
     const auto* attn_norm = static_cast<const float*>(l.attn_norm.data);
     for (int64_t i = 0; i < n; ++i) RmsNorm(x_.data() + i * dim, attn_norm, dim, config_.rms_eps, xn_.data() + i * dim);
-    MatMul(l.wq, xn_.data(), n, q_.data(), q_dim, pool_);
-    MatMul(l.wk, xn_.data(), n, k_.data(), kv_dim, pool_);
-    MatMul(l.wv, xn_.data(), n, v_.data(), kv_dim, pool_);
+    Project(l.wq, xn_.data(), n, q_.data(), q_dim);
+    Project(l.wk, xn_.data(), n, k_.data(), kv_dim);
+    Project(l.wv, xn_.data(), n, v_.data(), kv_dim);
     for (int64_t i = 0; i < n; ++i) {
       const int32_t pos = token_pos_[static_cast<size_t>(i)];
       ApplyRope(q_.data() + i * q_dim, config_.n_heads, pos);
@@ -162,15 +195,15 @@ Status CpuBackend::Forward(std::span<const SequenceStep> steps, float* logits) {
       std::copy_n(v_.data() + i * kv_dim, kv_dim, KvRow(st.kv_blocks, pos, layer, 1));
     }
     Attention(layer, steps);
-    MatMul(l.wo, attn_.data(), n, xn_.data(), dim, pool_);
+    Project(l.wo, attn_.data(), n, xn_.data(), dim);
     AddInPlace(x_.data(), xn_.data(), n * dim);
 
     const auto* ffn_norm = static_cast<const float*>(l.ffn_norm.data);
     for (int64_t i = 0; i < n; ++i) RmsNorm(x_.data() + i * dim, ffn_norm, dim, config_.rms_eps, xn_.data() + i * dim);
-    MatMul(l.w_gate, xn_.data(), n, gate_.data(), ffn, pool_);
-    MatMul(l.w_up, xn_.data(), n, up_.data(), ffn, pool_);
+    Project(l.w_gate, xn_.data(), n, gate_.data(), ffn);
+    Project(l.w_up, xn_.data(), n, up_.data(), ffn);
     SiluMul(gate_.data(), up_.data(), n * ffn, gate_.data());
-    MatMul(l.w_down, gate_.data(), n, xn_.data(), dim, pool_);
+    Project(l.w_down, gate_.data(), n, xn_.data(), dim);
     AddInPlace(x_.data(), xn_.data(), n * dim);
   }
 
@@ -186,7 +219,7 @@ Status CpuBackend::Forward(std::span<const SequenceStep> steps, float* logits) {
     }
     t += len;
   }
-  if (rows > 0) MatMul(w.output, xn_.data(), rows, logits, config_.n_vocab, pool_);
+  if (rows > 0) Project(w.output, xn_.data(), rows, logits, config_.n_vocab);
   return Status::Ok();
 }
 

@@ -71,7 +71,8 @@ void MatMulReference(const WeightTensor& w, const float* x, int64_t m, float* y,
 
 //! Reference Q8_0 quantization of one row (k a multiple of 32): d = max|x| / 127, q = round(x/d).
 void QuantizeRowQ8_0(const float* x, BlockQ8_0* out, int64_t k);
-//! Quantizes `rows` rows of an F32/F16/BF16 matrix to Q8_0, in parallel.
+//! Quantizes the rows of an F32/F16/BF16 matrix to Q8_0 (a Q8_0 matrix is copied), in parallel
+//! when a pool is given; bit-identical to QuantizeRowQ8_0 on every ISA.
 void QuantizeMatrixQ8_0(const WeightTensor& src, BlockQ8_0* out, ThreadPool* pool);
 //! Converts one row of any supported dtype to f32.
 void DequantizeRow(DType dtype, const void* src, float* dst, int64_t k);
@@ -91,8 +92,8 @@ void Axpy(float a, const float* x, float* y, int64_t n);
 
 //! The machine's memory read bandwidth in GB/s (1e9 bytes/s): all pool threads stream through a
 //! `bytes` buffer (far bigger than the caches), claiming 1 MiB pieces as they go, with and
-//! without software prefetch, best of 6 passes. The baseline that decode throughput is compared to. Returns 0
-//! if the buffer cannot be allocated.
+//! without software prefetch, best of 6 passes. The baseline that decode throughput is compared
+//! to. Returns 0 if the buffer cannot be allocated.
 double MeasureReadBandwidthGBs(ThreadPool& pool, size_t bytes = size_t{1} << 30);
 
 }  // namespace meridian::engine::cpu

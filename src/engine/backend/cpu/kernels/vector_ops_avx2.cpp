@@ -176,8 +176,11 @@ uint64_t ReadBytesAvx2(const void* data, int64_t bytes, int64_t prefetch_bytes) 
     a3 = _mm256_add_epi64(a3, _mm256_add_epi64(_mm256_load_si256(p + i + 3), _mm256_load_si256(p + i + 7)));
   }
   const __m256i s = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
-  return static_cast<uint64_t>(_mm256_extract_epi64(s, 0) + _mm256_extract_epi64(s, 1) +
-                               _mm256_extract_epi64(s, 2) + _mm256_extract_epi64(s, 3));
+  // Wrapping sums: unsigned, since the lanes are arbitrary bit patterns.
+  return static_cast<uint64_t>(_mm256_extract_epi64(s, 0)) +
+         static_cast<uint64_t>(_mm256_extract_epi64(s, 1)) +
+         static_cast<uint64_t>(_mm256_extract_epi64(s, 2)) +
+         static_cast<uint64_t>(_mm256_extract_epi64(s, 3));
 }
 
 void RmsNormAvx2(const float* x, const float* w, int64_t n, float eps, float* y) {
