@@ -9,9 +9,11 @@ int RunGenerate(int argc, char** argv);
 int RunPerplexity(int argc, char** argv);
 int RunBenchEngine(int argc, char** argv);
 int RunQuantize(int argc, char** argv);
+int RunServe(int argc, char** argv);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
+      {"serve", "the OpenAI-compatible region server", RunServe},
       {"generate", "generate text from a prompt", RunGenerate},
       {"perplexity", "perplexity of a model on a text file", RunPerplexity},
       {"quantize", "convert a model to a GGUF file (q8_0, f16, bf16, f32)", RunQuantize},

@@ -125,7 +125,9 @@ void GenerationCall::OnStreamEvent(const engine::GenerationEvent& ev) {
     first_chunk = true;
   }
   if (ev.text.empty() && !(first_chunk && spec_.chat)) return;
-  if (!writer_->WriteEvent(formatter_.Chunk(ev.text, first_chunk, {}, spec_.include_usage))) RequestCancel();
+  std::string event;
+  formatter_.AppendChunkEvent(event, ev.text, first_chunk, {}, spec_.include_usage);
+  if (!writer_->Write(event)) RequestCancel();
 }
 
 void GenerationCall::OnFinal(const engine::GenerationEvent& ev) {
@@ -148,7 +150,8 @@ void GenerationCall::OnFinal(const engine::GenerationEvent& ev) {
       }
       const bool first_chunk = !started_;
       if (!started_) started_ = writer_->BeginEventStream();
-      std::string out = http::FormatSseEvent(formatter_.Chunk(ev.text, first_chunk, finish, spec_.include_usage));
+      std::string out;
+      formatter_.AppendChunkEvent(out, ev.text, first_chunk, finish, spec_.include_usage);
       if (spec_.include_usage) out += http::FormatSseEvent(formatter_.UsageChunk(usage));
       out += kDone;
       writer_->Write(out);

@@ -68,6 +68,20 @@ std::string ResponseFormatter::Chunk(std::string_view text, bool first, std::str
                                      bool usage_null) const {
   std::string out;
   out.reserve(200 + text.size());
+  AppendChunk(out, text, first, finish_reason, usage_null);
+  return out;
+}
+
+void ResponseFormatter::AppendChunkEvent(std::string& out, std::string_view text, bool first,
+                                         std::string_view finish_reason, bool usage_null) const {
+  out.reserve(out.size() + 210 + text.size());
+  out += "data: ";
+  AppendChunk(out, text, first, finish_reason, usage_null);
+  out += "\n\n";
+}
+
+void ResponseFormatter::AppendChunk(std::string& out, std::string_view text, bool first,
+                                    std::string_view finish_reason, bool usage_null) const {
   AppendHead(out, true);
   out += ",\"choices\":[{\"index\":0,";
   if (chat_) {
@@ -88,7 +102,6 @@ std::string ResponseFormatter::Chunk(std::string_view text, bool first, std::str
   out += "}]";
   if (usage_null) out += ",\"usage\":null";
   out += '}';
-  return out;
 }
 
 std::string ResponseFormatter::UsageChunk(const Usage& usage) const {

@@ -26,6 +26,10 @@ class ResponseFormatter {
   //! `finish_reason` empty means null. With `usage_null` the chunk has "usage":null (OpenAI sends
   //! that on every chunk when stream_options.include_usage is set).
   std::string Chunk(std::string_view text, bool first, std::string_view finish_reason, bool usage_null) const;
+  //! The same chunk as a complete SSE event ("data: {...}\n\n"; the JSON never holds a raw
+  //! newline), appended to `out`: one allocation per token on the engine thread.
+  void AppendChunkEvent(std::string& out, std::string_view text, bool first, std::string_view finish_reason,
+                        bool usage_null) const;
   //! The final usage-only chunk of a stream with include_usage ("choices": []).
   std::string UsageChunk(const Usage& usage) const;
 
@@ -33,6 +37,8 @@ class ResponseFormatter {
 
  private:
   void AppendHead(std::string& out, bool chunk) const;
+  void AppendChunk(std::string& out, std::string_view text, bool first, std::string_view finish_reason,
+                   bool usage_null) const;
   bool chat_;
   std::string id_;
   std::string model_;

@@ -47,6 +47,14 @@ TEST(OpenAiResponse, ChatChunks) {
   EXPECT_EQ(usage["usage"]["total_tokens"], 7);
 }
 
+TEST(OpenAiResponse, ChunkEventIsOneSseEvent) {
+  ResponseFormatter f(true, "id", "m", 1);
+  std::string event = "previous";
+  f.AppendChunkEvent(event, "line one\nline two\r\n", false, "", false);
+  EXPECT_EQ(event, "previousdata: " + f.Chunk("line one\nline two\r\n", false, "", false) + "\n\n");
+  EXPECT_EQ(event.find('\n'), event.size() - 2) << "a raw newline would split the event";
+}
+
 TEST(OpenAiResponse, TextCompletionAndChunks) {
   ResponseFormatter f(false, "r", "m", 2);
   json j = json::parse(f.Complete("abc", "length", {1, 2}));
