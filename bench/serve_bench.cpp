@@ -7,7 +7,10 @@
 // concurrency 1. The machine is shared and noisy: compare ratios, not absolute figures.
 //
 //   serve_bench [--model PATH]... [--concurrency 1,4,16,64] [--max-tokens 64] [--prompt-tokens 32]
-//               [--requests-per-level N (default: max(4, 2 x concurrency))] [--threads 0] [--repeat 1]
+//               [--requests-per-level N (default: max(4, 2 x concurrency))] [--threads N] [--repeat 1]
+//
+// --threads: engine threads for both paths (default: what `meridian serve` uses, all cores less two
+// on machines of 8 or more). --repeat: runs per level and path; the best tokens/s of each is kept.
 //
 // Each --model is benchmarked in turn (default: the shipped model). A TinyLlama-shaped model:
 //   meridian make-model --preset tinyllama --dtype q8_0 --out /tmp/tinyllama.gguf
@@ -65,7 +68,9 @@ struct LevelResult {
   std::vector<RequestTiming> requests;
 };
 
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double Seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -124,8 +129,8 @@ double ClosedLoop(int n, int c, StartFn start) {
   return Seconds(Clock::now() - t0);
 }
 
-LevelResult RunEngine(engine::Scheduler& scheduler, const std::vector<std::vector<int32_t>>& prompts, int c, int n,
-                      int max_tokens) {
+LevelResult RunEngine(engine::Scheduler& scheduler, const std::vector<std::vector<int32_t>>& prompts, int c,
+                      int n, int max_tokens) {
   LevelResult result;
   result.requests.resize(static_cast<size_t>(n));
   struct State {
@@ -161,13 +166,16 @@ LevelResult RunEngine(engine::Scheduler& scheduler, const std::vector<std::vecto
   return result;
 }
 
-LevelResult RunHttp(http::HttpClient& client, const std::string& url, const std::vector<std::vector<int32_t>>& prompts,
-                    int c, int n, int max_tokens) {
+LevelResult RunHttp(http::HttpClient& client, const std::string& url,
+                    const std::vector<std::vector<int32_t>>& prompts, int c, int n, int max_tokens) {
   LevelResult result;
   result.requests.resize(static_cast<size_t>(n));
   std::vector<std::string> bodies;
   for (const auto& p : prompts) {
-    bodies.push_back(json{{"prompt", p}, {"max_tokens", max_tokens}, {"temperature", 0}, {"stream", true},
+    bodies.push_back(json{{"prompt", p},
+                          {"max_tokens", max_tokens},
+                          {"temperature", 0},
+                          {"stream", true},
                           {"stream_options", {{"include_usage", true}}}}
                          .dump());
   }
@@ -208,8 +216,9 @@ LevelResult RunHttp(http::HttpClient& client, const std::string& url, const std:
     cb.on_body = [&st](std::string_view piece) { return st.parser->Feed(piece); };
     cb.on_complete = [done](const meridian::Status&) { done(); };
     st.started = Clock::now();
-    auto call = client.Start({"POST", url, {{"Content-Type", "application/json"}}, bodies[static_cast<size_t>(i) % bodies.size()]},
-                             std::move(cb));
+    auto call = client.Start(
+        {"POST", url, {{"Content-Type", "application/json"}}, bodies[static_cast<size_t>(i) % bodies.size()]},
+        std::move(cb));
     std::lock_guard<std::mutex> lock(calls_mu);
     st.call = std::move(call);
   });
@@ -248,7 +257,7 @@ json BenchModel(const Options& o, const std::string& path) {
   const int max_c = *std::max_element(o.concurrency.begin(), o.concurrency.end());
   server::ServeOptions so;
   so.model_path = path;
-  so.threads = o.threads;
+  so.threads = o.threads > 0 ? o.threads : server::DefaultEngineThreads();  // the same in both paths
   so.parallel = max_c;
   so.queue = 4 * max_c + 16;
   so.max_batch_tokens = std::max(512, max_c + 1);
@@ -275,6 +284,9 @@ json BenchModel(const Options& o, const std::string& path) {
   http::HttpClientOptions co;
   co.max_idle_per_host = static_cast<size_t>(max_c) + 8;
   co.io_threads = 1;
+  // Stream headers come with the first token, after the queue wait: wait as long as the server may.
+  co.first_byte_timeout = std::chrono::milliseconds(static_cast<int64_t>(so.request_timeout_s * 1000));
+  co.read_idle_timeout = co.first_byte_timeout;
   http::HttpClient client(co);
 
   // Warm-up: page the weights in and settle the thread pools.
@@ -297,7 +309,9 @@ json BenchModel(const Options& o, const std::string& path) {
       engine_c1 = et;
       http_c1 = ht;
     }
-    json level = {{"concurrency", c}, {"engine", best_engine}, {"http", best_http},
+    json level = {{"concurrency", c},
+                  {"engine", best_engine},
+                  {"http", best_http},
                   {"http_over_engine", et > 0 ? ht / et : 0.0}};
     if (engine_c1 > 0) level["engine_scaling_over_c1"] = et / engine_c1;
     if (http_c1 > 0) level["http_scaling_over_c1"] = ht / http_c1;
@@ -313,6 +327,7 @@ json BenchModel(const Options& o, const std::string& path) {
           {"weights_mib", static_cast<double>((*model)->WeightBytes()) / (1 << 20)},
           {"context_length", (*model)->config().context_length},
           {"parallel", so.parallel},
+          {"engine_threads", so.threads},
           {"levels", levels}};
 }
 

@@ -33,17 +33,20 @@ int RunServe(int argc, char** argv) {
   flags.String("quantize", &o.quantize, "quantize F32/F16 weights at load time (q8_0)");
   flags.String("host", &o.http.host, "address to listen on");
   flags.Int32("port", &port, "port to listen on (0: a free port, printed on stdout)");
-  flags.Int32("threads", &o.threads, "engine CPU threads (0: all cores)");
+  flags.Int32("threads", &o.threads, "engine CPU threads (0: all cores, less two with 8 or more)");
   flags.Int("io-threads", &io_threads, "threads for sockets and request handlers");
   flags.Int32("parallel", &o.parallel, "sequences decoding at once (continuous batching)");
   flags.Int32("queue", &o.queue, "requests waiting for a free slot; past it: 429 with Retry-After");
   flags.Int32("max-batch-tokens", &o.max_batch_tokens, "tokens per engine step (decode + prefill chunks)");
-  flags.Int("kv-cache-tokens", &o.kv_cache_tokens, "KV cache capacity in tokens (0: parallel x context length)");
+  flags.Int("kv-cache-tokens", &o.kv_cache_tokens,
+            "KV cache capacity in tokens (0: parallel x context length)");
   flags.Int32("kv-block-tokens", &o.kv_block_tokens, "tokens per KV cache block");
   flags.Int32("default-max-tokens", &o.default_max_tokens,
               "max_tokens for requests that set none (0: the rest of the context)");
-  flags.Double("request-timeout", &o.request_timeout_s, "deadline of every request in seconds, from its arrival");
-  flags.Double("header-timeout", &header_timeout_s, "seconds to receive a request header (slow clients get 408)");
+  flags.Double("request-timeout", &o.request_timeout_s,
+               "deadline of every request in seconds, from its arrival");
+  flags.Double("header-timeout", &header_timeout_s,
+               "seconds to receive a request header (slow clients get 408)");
   flags.Double("body-timeout", &body_timeout_s, "seconds to receive a request body after its header");
   flags.Double("idle-timeout", &idle_timeout_s, "seconds a kept-alive connection may stay idle");
   flags.Double("write-timeout", &write_timeout_s, "seconds one write to a client may take");
@@ -51,7 +54,8 @@ int RunServe(int argc, char** argv) {
   flags.Int("max-body-bytes", &max_body_bytes, "request body; past it: 413");
   flags.Int("max-connections", &max_connections, "open connections; past it: 503");
   flags.Double("shutdown-grace", &o.shutdown_grace_s, "seconds in-flight requests may finish after SIGTERM");
-  flags.String("api-key-file", &o.api_key_file, "file of API keys, one per line (default: no authentication)");
+  flags.String("api-key-file", &o.api_key_file,
+               "file of API keys, one per line (default: no authentication)");
   flags.Bool("access-log", &o.access_log, "also write the HTTP layer's access line per request");
   flags.String("log-level", &log_level, "debug, info, warn or error");
   if (int rc = HandleFlags(flags, argc, argv); rc >= 0) return rc;
@@ -68,12 +72,15 @@ int RunServe(int argc, char** argv) {
   if (max_header_bytes < 1024) return fail("--max-header-bytes must be at least 1024");
   if (max_body_bytes < 1024) return fail("--max-body-bytes must be at least 1024");
   if (max_connections < 1) return fail("--max-connections must be at least 1");
-  for (auto [name, value] : {std::pair{"--request-timeout", o.request_timeout_s}, {"--header-timeout", header_timeout_s},
-                             {"--body-timeout", body_timeout_s}, {"--idle-timeout", idle_timeout_s},
+  for (auto [name, value] : {std::pair{"--request-timeout", o.request_timeout_s},
+                             {"--header-timeout", header_timeout_s},
+                             {"--body-timeout", body_timeout_s},
+                             {"--idle-timeout", idle_timeout_s},
                              {"--write-timeout", write_timeout_s}}) {
     if (!(value > 0 && value < 1e7)) return fail(std::string(name) + " must be a positive number of seconds");
   }
-  if (!(o.shutdown_grace_s >= 0 && o.shutdown_grace_s < 1e7)) return fail("--shutdown-grace must be >= 0 seconds");
+  if (!(o.shutdown_grace_s >= 0 && o.shutdown_grace_s < 1e7))
+    return fail("--shutdown-grace must be >= 0 seconds");
   auto ms = [](double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0 + 0.5)); };
   o.http.port = static_cast<uint16_t>(port);
   o.http.io_threads = static_cast<size_t>(io_threads);
@@ -85,6 +92,8 @@ int RunServe(int argc, char** argv) {
   o.http.idle_timeout = ms(idle_timeout_s);
   o.http.write_timeout = ms(write_timeout_s);
 
+  if (Status s = o.Validate(); !s.ok()) return fail(s.message());
+
   const std::string host = o.http.host;
   server::RegionServer server(std::move(o));
   if (Status s = server.Start(); !s.ok()) {
@@ -92,8 +101,8 @@ int RunServe(int argc, char** argv) {
     return 1;
   }
   const bool ipv6 = host.find(':') != std::string::npos;
-  std::printf("meridian serve: listening on http://%s%s%s:%u\n", ipv6 ? "[" : "", host.c_str(), ipv6 ? "]" : "",
-              static_cast<unsigned>(server.port()));
+  std::printf("meridian serve: listening on http://%s%s%s:%u\n", ipv6 ? "[" : "", host.c_str(),
+              ipv6 ? "]" : "", static_cast<unsigned>(server.port()));
   std::fflush(stdout);
   if (Status s = server.InstallSignalHandlers(); !s.ok()) {
     std::fprintf(stderr, "meridian serve: %s\n", s.message().c_str());

@@ -18,8 +18,9 @@ std::unique_ptr<T> MakeChild(const std::vector<double>& bounds) {
   }
 }
 
-void AppendLabels(std::string& out, const std::vector<std::string>& names, const std::vector<std::string>& values,
-                  std::string_view extra_name = {}, std::string_view extra_value = {}) {
+void AppendLabels(std::string& out, const std::vector<std::string>& names,
+                  const std::vector<std::string>& values, std::string_view extra_name = {},
+                  std::string_view extra_value = {}) {
   if (names.empty() && extra_name.empty()) return;
   out.push_back('{');
   bool first = true;
@@ -71,7 +72,8 @@ void CheckLabelNames(const std::string& metric, const std::vector<std::string>& 
       throw std::invalid_argument("metric " + metric + ": a histogram cannot have a label named 'le'");
     }
     for (size_t j = 0; j < i; ++j) {
-      if (labels[i] == labels[j]) throw std::invalid_argument("metric " + metric + ": duplicate label " + labels[i]);
+      if (labels[i] == labels[j])
+        throw std::invalid_argument("metric " + metric + ": duplicate label " + labels[i]);
     }
   }
 }
@@ -90,7 +92,8 @@ Histogram::Histogram(std::span<const double> bounds)
 
 void Histogram::Observe(double value) {
   if (std::isnan(value)) return;
-  const size_t i = static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
+  const size_t i =
+      static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   sum_.fetch_add(value, std::memory_order_relaxed);
 }
@@ -241,14 +244,16 @@ HistogramFamily& Registry::AddHistogram(const std::string& name, const std::stri
   CheckLabelNames(name, label_names, true);
   for (size_t i = 0; i < bounds.size(); ++i) {
     if (!std::isfinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1]))) {
-      throw std::invalid_argument("metric " + name + ": bucket bounds must be finite and strictly increasing");
+      throw std::invalid_argument("metric " + name +
+                                  ": bucket bounds must be finite and strictly increasing");
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (Entry* e = FindLocked(name)) {
     if (e->type != MetricType::kHistogram || e->histogram->label_names() != label_names ||
         e->histogram->bounds_ != bounds) {
-      throw std::invalid_argument("metric " + name + " is already registered with another type, labels or buckets");
+      throw std::invalid_argument("metric " + name +
+                                  " is already registered with another type, labels or buckets");
     }
     return *e->histogram;
   }
@@ -308,7 +313,8 @@ bool IsValidLabelName(std::string_view name) {
   if (name.empty() || name.substr(0, 2) == "__") return false;
   for (size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
     if (!ok) return false;
   }
   return true;

@@ -88,7 +88,9 @@ class Family {
  private:
   friend class Registry;
   Family(std::string name, std::string help, std::vector<std::string> label_names, std::vector<double> bounds)
-      : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)),
+      : name_(std::move(name)),
+        help_(std::move(help)),
+        label_names_(std::move(label_names)),
         bounds_(std::move(bounds)) {}
   T& FindOrCreate(std::vector<std::string> values);
   void AppendTo(std::string& out, MetricType type) const;
@@ -141,7 +143,7 @@ class Registry {
   Entry* FindLocked(const std::string& name);
 
   mutable std::mutex mu_;
-  std::vector<Entry> entries_;                    //!< guarded by mu_
+  std::vector<Entry> entries_;                     //!< guarded by mu_
   std::vector<std::function<void()>> collectors_;  //!< guarded by mu_
   mutable std::mutex expose_mu_;                   //!< one Expose at a time (collectors)
 };

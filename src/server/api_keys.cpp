@@ -55,7 +55,8 @@ bool ApiKeys::Check(std::string_view authorization) const {
   if (keys_.empty()) return true;
   authorization = Trim(authorization);
   constexpr std::string_view kScheme = "bearer";
-  if (authorization.size() <= kScheme.size() || !http::EqualsIgnoreCase(authorization.substr(0, kScheme.size()), kScheme) ||
+  if (authorization.size() <= kScheme.size() ||
+      !http::EqualsIgnoreCase(authorization.substr(0, kScheme.size()), kScheme) ||
       (authorization[kScheme.size()] != ' ' && authorization[kScheme.size()] != '\t')) {
     return false;
   }

@@ -19,13 +19,14 @@ ApiError ContextExceeded(int32_t context, size_t prompt_tokens, int64_t max_toke
   const char* where = chat ? "messages" : "prompt";
   ApiError e = BadRequest({}, chat ? "messages" : "prompt", "context_length_exceeded");
   if (max_tokens <= 0) {
-    e.message = "This model's maximum context length is " + std::to_string(context) + " tokens. However, your " +
-                where + " resulted in " + std::to_string(prompt_tokens) + " tokens. Please reduce the length of the " +
-                where + ".";
+    e.message = "This model's maximum context length is " + std::to_string(context) +
+                " tokens. However, your " + where + " resulted in " + std::to_string(prompt_tokens) +
+                " tokens. Please reduce the length of the " + where + ".";
   } else {
     e.message = "This model's maximum context length is " + std::to_string(context) +
-                " tokens. However, you requested " + std::to_string(static_cast<int64_t>(prompt_tokens) + max_tokens) +
-                " tokens (" + std::to_string(prompt_tokens) + " in the " + where + ", " + std::to_string(max_tokens) +
+                " tokens. However, you requested " +
+                std::to_string(static_cast<int64_t>(prompt_tokens) + max_tokens) + " tokens (" +
+                std::to_string(prompt_tokens) + " in the " + where + ", " + std::to_string(max_tokens) +
                 " in the completion). Please reduce the length of the " + where + " or completion.";
     e.param = "max_tokens";
   }
@@ -34,11 +35,12 @@ ApiError ContextExceeded(int32_t context, size_t prompt_tokens, int64_t max_toke
 
 // Everything the two endpoints share once the prompt is known.
 void Submit(ServerContext& ctx, const ServingEngine& engine, RequestInfo info,
-            std::shared_ptr<http::ResponseWriter> writer, const GenerationOptions& opts, std::vector<int32_t> prompt,
-            bool chat) {
+            std::shared_ptr<http::ResponseWriter> writer, const GenerationOptions& opts,
+            std::vector<int32_t> prompt, bool chat) {
   const int32_t context = engine.context_length();
   if (prompt.empty()) {
-    AnswerError(ctx, info, *writer, BadRequest("the prompt is empty after tokenization", chat ? "messages" : "prompt"));
+    AnswerError(ctx, info, *writer,
+                BadRequest("the prompt is empty after tokenization", chat ? "messages" : "prompt"));
     return;
   }
   if (prompt.size() >= static_cast<size_t>(context)) {
@@ -110,7 +112,8 @@ void HandleChat(ServerContext& ctx, http::Request request, std::shared_ptr<http:
   Submit(ctx, *engine, std::move(info), std::move(writer), chat.options, std::move(*tokens), /*chat=*/true);
 }
 
-void HandleCompletion(ServerContext& ctx, http::Request request, std::shared_ptr<http::ResponseWriter> writer) {
+void HandleCompletion(ServerContext& ctx, http::Request request,
+                      std::shared_ptr<http::ResponseWriter> writer) {
   RequestInfo info = RequestInfo::From(request, "completions");
   if (!Authorize(ctx, info, request, *writer)) return;
   const ServingEngine* engine = RequireEngine(ctx, info, *writer);
@@ -142,7 +145,8 @@ void HandleCompletion(ServerContext& ctx, http::Request request, std::shared_ptr
     }
     tokens = std::move(*encoded);
   }
-  Submit(ctx, *engine, std::move(info), std::move(writer), completion.options, std::move(tokens), /*chat=*/false);
+  Submit(ctx, *engine, std::move(info), std::move(writer), completion.options, std::move(tokens),
+         /*chat=*/false);
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 namespace meridian::server {
 
 namespace {
-double Seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double Seconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 constexpr std::string_view kDone = "data: [DONE]\n\n";
 }  // namespace
@@ -24,7 +26,8 @@ std::string_view FinishLabel(engine::FinishReason reason) {
 }
 
 GenerationCall::GenerationCall(ServerContext& ctx, const ServingEngine& engine, RequestInfo info,
-                               std::shared_ptr<http::ResponseWriter> writer, Spec spec, ResponseFormatter formatter)
+                               std::shared_ptr<http::ResponseWriter> writer, Spec spec,
+                               ResponseFormatter formatter)
     : ctx_(ctx),
       engine_(engine),
       info_(std::move(info)),
@@ -33,8 +36,8 @@ GenerationCall::GenerationCall(ServerContext& ctx, const ServingEngine& engine, 
       formatter_(std::move(formatter)) {}
 
 void GenerationCall::Start(ServerContext& ctx, const ServingEngine& engine, RequestInfo info,
-                           std::shared_ptr<http::ResponseWriter> writer, Spec spec, ResponseFormatter formatter,
-                           engine::GenerationRequest request) {
+                           std::shared_ptr<http::ResponseWriter> writer, Spec spec,
+                           ResponseFormatter formatter, engine::GenerationRequest request) {
   std::shared_ptr<GenerationCall> call(
       new GenerationCall(ctx, engine, std::move(info), std::move(writer), spec, std::move(formatter)));
   std::weak_ptr<GenerationCall> weak = call;
@@ -45,7 +48,16 @@ void GenerationCall::Start(ServerContext& ctx, const ServingEngine& engine, Requ
       c->RequestCancel();
     }
   });
-  request.on_event = [call](const engine::GenerationEvent& ev) { call->OnEvent(ev); };
+  // Engine thread: hand the event to the pump and return at once.
+  request.on_event = [call, pump = &ctx.pump()](const engine::GenerationEvent& ev) {
+    const auto at = std::chrono::steady_clock::now();
+    const bool final = ev.finish != engine::FinishReason::kNone;
+    if (!pump->Post([call, ev, at] { call->OnEvent(ev, at); }, final)) {
+      // The pump fell too far behind: this request cannot stream correctly any more.
+      call->overflowed_.store(true);
+      call->RequestCancel();
+    }
+  };
 
   Result<uint64_t> id = engine.scheduler().Submit(std::move(request));
   if (id.ok()) {
@@ -64,9 +76,7 @@ void GenerationCall::Start(ServerContext& ctx, const ServingEngine& engine, Requ
       error.message = "the server is at capacity: " + id.status().message();
       headers.Add("Retry-After", std::to_string(RetryAfterSeconds(&engine)));
       break;
-    case StatusCode::kInvalidArgument:
-      error = BadRequest(id.status().message(), "max_tokens");
-      break;
+    case StatusCode::kInvalidArgument: error = BadRequest(id.status().message(), "max_tokens"); break;
     case StatusCode::kUnavailable:
       error.status = 503;
       error.type = "server_error";
@@ -89,8 +99,7 @@ void GenerationCall::RequestCancel() {
   if (const uint64_t id = id_.load(); id != 0) engine_.scheduler().Cancel(id);
 }
 
-void GenerationCall::OnEvent(const engine::GenerationEvent& ev) {
-  const auto now = std::chrono::steady_clock::now();
+void GenerationCall::OnEvent(const engine::GenerationEvent& ev, std::chrono::steady_clock::time_point now) {
   if (ev.completion_tokens > tokens_seen_) {
     if (tokens_seen_ == 0) {
       ttft_s_ = Seconds(now - info_.received_at);
@@ -130,6 +139,8 @@ void GenerationCall::OnStreamEvent(const engine::GenerationEvent& ev) {
   if (!writer_->Write(event)) RequestCancel();
 }
 
+// Every outcome is recorded (metrics, log line) before the last byte goes out, so a client that
+// reads /metrics right after its response ends sees its own request counted.
 void GenerationCall::OnFinal(const engine::GenerationEvent& ev) {
   const std::string_view finish = FinishLabel(ev.finish);
   const Usage usage{ev.prompt_tokens, ev.completion_tokens};
@@ -144,8 +155,8 @@ void GenerationCall::OnFinal(const engine::GenerationEvent& ev) {
       }
       if (!spec_.stream) {
         text_ += ev.text;
-        writer_->SendJson(200, formatter_.Complete(text_, finish, usage));
         Record(200, ev, finish, {});
+        writer_->SendJson(200, formatter_.Complete(text_, finish, usage));
         break;
       }
       const bool first_chunk = !started_;
@@ -154,18 +165,27 @@ void GenerationCall::OnFinal(const engine::GenerationEvent& ev) {
       formatter_.AppendChunkEvent(out, ev.text, first_chunk, finish, spec_.include_usage);
       if (spec_.include_usage) out += http::FormatSseEvent(formatter_.UsageChunk(usage));
       out += kDone;
+      Record(200, ev, finish, {});
       writer_->Write(out);
       writer_->End();
-      Record(200, ev, finish, {});
       break;
     }
     case engine::FinishReason::kCancelled:
-      if (gone || cancel_requested_.load()) {
+      if (overflowed_.load() && !gone) {
+        ApiError e{503,
+                   "the server is overloaded and could not deliver this response; retry later",
+                   "server_error",
+                   {},
+                   "overloaded"};
+        Record(started_ ? 200 : 503, ev, "error", e.code);
+        FailWith(e, RetryAfterSeconds(&engine_));
+      } else if (gone || cancel_requested_.load()) {
         Record(499, ev, finish, {});
       } else {
-        ApiError e{503, "the server is shutting down; retry on another server", "server_error", {}, "shutting_down"};
-        FailWith(e, 1);
+        ApiError e{
+            503, "the server is shutting down; retry on another server", "server_error", {}, "shutting_down"};
         Record(started_ ? 200 : 503, ev, finish, e.code);
+        FailWith(e, 1);
       }
       break;
     case engine::FinishReason::kDeadline: {
@@ -176,18 +196,20 @@ void GenerationCall::OnFinal(const engine::GenerationEvent& ev) {
       if (ev.completion_tokens == 0 && !started_) {
         e.status = 503;
         e.code = "queue_timeout";
-        e.message = "the request waited past its deadline (" + timeout + " s) before generation started; retry later";
+        e.message =
+            "the request waited past its deadline (" + timeout + " s) before generation started; retry later";
         retry_after = RetryAfterSeconds(&engine_);
       } else {
         e.status = 504;
         e.code = "timeout";
-        e.message = "the request passed its deadline of " + timeout + " s (--request-timeout) while generating";
+        e.message =
+            "the request passed its deadline of " + timeout + " s (--request-timeout) while generating";
       }
       if (gone) {
         Record(499, ev, finish, e.code);
       } else {
-        FailWith(e, retry_after);
         Record(started_ ? 200 : e.status, ev, finish, e.code);
+        FailWith(e, retry_after);
       }
       break;
     }
@@ -197,8 +219,8 @@ void GenerationCall::OnFinal(const engine::GenerationEvent& ev) {
       if (gone) {
         Record(499, ev, "error", e.code);
       } else {
-        FailWith(e, 0);
         Record(started_ ? 200 : 500, ev, "error", e.code);
+        FailWith(e, 0);
       }
       break;
     }

@@ -23,11 +23,13 @@ void HandleModels(ServerContext& ctx, const http::Request& request, const Writer
   if (!Authorize(ctx, info, request, *writer)) return;
   const ServingEngine* engine = RequireEngine(ctx, info, *writer);
   if (!engine) return;
-  Answer(ctx, info, *writer, 200, ModelListJson(engine->model_id(), engine->created(), engine->context_length()));
+  Answer(ctx, info, *writer, 200,
+         ModelListJson(engine->model_id(), engine->created(), engine->context_length()));
 }
 
 // GET /v1/models/{id}: the one model, or 404.
-void HandleModel(ServerContext& ctx, const http::Request& request, const Writer& writer, std::string_view id) {
+void HandleModel(ServerContext& ctx, const http::Request& request, const Writer& writer,
+                 std::string_view id) {
   RequestInfo info = RequestInfo::From(request, "models");
   if (!Authorize(ctx, info, request, *writer)) return;
   const ServingEngine* engine = RequireEngine(ctx, info, *writer);
@@ -155,8 +157,9 @@ void HandleFallback(ServerContext& ctx, const http::Request& request, const Writ
   ApiError e;
   e.status = 404;
   e.code = "not_found";
-  e.message = "no route for " + request.method + " " + request.path +
-              "; see docs/server.md for the endpoints (/v1/chat/completions, /v1/completions, /v1/models, ...)";
+  e.message =
+      "no route for " + request.method + " " + request.path +
+      "; see docs/server.md for the endpoints (/v1/chat/completions, /v1/completions, /v1/models, ...)";
   AnswerError(ctx, info, *writer, e);
 }
 
@@ -176,7 +179,8 @@ bool Authorize(ServerContext& ctx, const RequestInfo& info, const http::Request&
   return false;
 }
 
-const ServingEngine* RequireEngine(ServerContext& ctx, const RequestInfo& info, http::ResponseWriter& writer) {
+const ServingEngine* RequireEngine(ServerContext& ctx, const RequestInfo& info,
+                                   http::ResponseWriter& writer) {
   if (const ServingEngine* engine = ctx.engine()) return engine;
   ApiError e{503, "the model is still loading; retry shortly", "server_error", {}, "model_loading"};
   AnswerError(ctx, info, writer, e, {{"Retry-After", "1"}});

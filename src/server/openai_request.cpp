@@ -19,7 +19,8 @@ namespace {
 class BoundedDomParser : public nlohmann::detail::json_sax_dom_parser<json> {
  public:
   BoundedDomParser(json& root, int max_depth)
-      : nlohmann::detail::json_sax_dom_parser<json>(root, /*allow_exceptions=*/false), max_depth_(max_depth) {}
+      : nlohmann::detail::json_sax_dom_parser<json>(root, /*allow_exceptions=*/false),
+        max_depth_(max_depth) {}
 
   bool start_object(std::size_t len) {
     if (++depth_ > max_depth_) return TooDeep();
@@ -62,7 +63,8 @@ class BoundedDomParser : public nlohmann::detail::json_sax_dom_parser<json> {
 
 std::optional<ApiError> ParseBody(std::string_view body, const RequestLimits& limits, json* out) {
   if (body.empty()) return BadRequest("the request body is empty; send a JSON object");
-  if (!engine::IsValidUtf8(body)) return BadRequest("the request body is not valid UTF-8", {}, "invalid_utf8");
+  if (!engine::IsValidUtf8(body))
+    return BadRequest("the request body is not valid UTF-8", {}, "invalid_utf8");
   json root;
   BoundedDomParser parser(root, limits.max_json_depth);
   const bool ok = json::sax_parse(body.begin(), body.end(), &parser, nlohmann::detail::input_format_t::json,
@@ -134,8 +136,9 @@ std::optional<ApiError> GetInt(const json& obj, const char* key, int64_t lo, int
   int64_t value;
   if (v->is_number_unsigned()) {
     const uint64_t u = v->get<uint64_t>();
-    value = u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ? std::numeric_limits<int64_t>::max()
-                                                                          : static_cast<int64_t>(u);
+    value = u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+                ? std::numeric_limits<int64_t>::max()
+                : static_cast<int64_t>(u);
   } else {
     value = v->get<int64_t>();
   }
@@ -170,21 +173,25 @@ std::optional<ApiError> RejectUnsupported(const json& obj, bool chat) {
   if (const json* v = Field(obj, "logprobs")) {
     // Chat takes a bool, completions an integer count (0 asks for nothing).
     const bool asked = v->is_boolean() ? v->get<bool>() : !(v->is_number_integer() && v->get<int64_t>() == 0);
-    if (asked) return BadRequest("`logprobs` is not supported by this server", "logprobs", "unsupported_parameter");
+    if (asked)
+      return BadRequest("`logprobs` is not supported by this server", "logprobs", "unsupported_parameter");
   }
   if (const json* v = Field(obj, "top_logprobs"); v && !(v->is_number_integer() && v->get<int64_t>() == 0)) {
-    return BadRequest("`top_logprobs` is not supported by this server", "top_logprobs", "unsupported_parameter");
+    return BadRequest("`top_logprobs` is not supported by this server", "top_logprobs",
+                      "unsupported_parameter");
   }
   if (const json* v = Field(obj, "logit_bias"); v && !(v->is_object() && v->empty())) {
     return BadRequest("`logit_bias` is not supported by this server", "logit_bias", "unsupported_parameter");
   }
   for (const char* key : {"tools", "functions"}) {
     if (const json* v = Field(obj, key); v && !(v->is_array() && v->empty())) {
-      return BadRequest(Quote(key) + " (tool calling) is not supported by this server", key, "unsupported_parameter");
+      return BadRequest(Quote(key) + " (tool calling) is not supported by this server", key,
+                        "unsupported_parameter");
     }
   }
   if (const json* v = Field(obj, "response_format")) {
-    const bool text = v->is_object() && v->contains("type") && (*v)["type"].is_string() && (*v)["type"] == "text";
+    const bool text =
+        v->is_object() && v->contains("type") && (*v)["type"].is_string() && (*v)["type"] == "text";
     if (!text) {
       return BadRequest("only {\"type\": \"text\"} is supported for `response_format`", "response_format",
                         "unsupported_parameter");
@@ -193,7 +200,8 @@ std::optional<ApiError> RejectUnsupported(const json& obj, bool chat) {
   return std::nullopt;
 }
 
-std::optional<ApiError> ParseStop(const json& obj, const RequestLimits& limits, std::vector<std::string>* out) {
+std::optional<ApiError> ParseStop(const json& obj, const RequestLimits& limits,
+                                  std::vector<std::string>* out) {
   const json* v = Field(obj, "stop");
   if (!v) return std::nullopt;
   std::vector<const json*> items;
@@ -213,7 +221,8 @@ std::optional<ApiError> ParseStop(const json& obj, const RequestLimits& limits, 
     if (!item->is_string()) return WrongType("stop", "a string or an array of strings", *item);
     const std::string& s = item->get_ref<const std::string&>();
     if (s.size() > limits.max_stop_bytes) {
-      return BadRequest("a `stop` string is longer than " + std::to_string(limits.max_stop_bytes) + " bytes", "stop");
+      return BadRequest("a `stop` string is longer than " + std::to_string(limits.max_stop_bytes) + " bytes",
+                        "stop");
     }
     if (!s.empty()) out->push_back(s);
   }
@@ -296,7 +305,8 @@ std::optional<ApiError> ParseMessages(const json& obj, const RequestLimits& limi
     msg.role = role->get<std::string>();
     if (msg.role == "developer") msg.role = "system";
     if (msg.role != "system" && msg.role != "user" && msg.role != "assistant" && msg.role != "tool") {
-      return BadRequest(Quote(where + ".role") + " must be one of system, developer, user, assistant, tool", where + ".role");
+      return BadRequest(Quote(where + ".role") + " must be one of system, developer, user, assistant, tool",
+                        where + ".role");
     }
     const json* content = Field(m, "content");
     if (!content) {
@@ -312,11 +322,13 @@ std::optional<ApiError> ParseMessages(const json& obj, const RequestLimits& limi
         if (!part.is_object()) return WrongType(pwhere, "an object", part);
         const json* type = Field(part, "type");
         if (!type || !type->is_string() || *type != "text") {
-          return BadRequest("only text content parts are supported; " + Quote(pwhere + ".type") + " must be \"text\"",
-                            pwhere + ".type", "unsupported_content");
+          return BadRequest(
+              "only text content parts are supported; " + Quote(pwhere + ".type") + " must be \"text\"",
+              pwhere + ".type", "unsupported_content");
         }
         const json* text = Field(part, "text");
-        if (!text || !text->is_string()) return BadRequest(Quote(pwhere + ".text") + " must be a string", pwhere + ".text");
+        if (!text || !text->is_string())
+          return BadRequest(Quote(pwhere + ".text") + " must be a string", pwhere + ".text");
         if (j > 0) msg.content += "\n";
         msg.content += text->get_ref<const std::string&>();
       }
@@ -336,7 +348,8 @@ std::optional<ApiError> ParseTokenIds(const json& v, const std::string& field, c
     const bool in_range = t.is_number_unsigned() ? t.get<uint64_t>() < static_cast<uint64_t>(limits.n_vocab)
                                                  : t.get<int64_t>() >= 0 && t.get<int64_t>() < limits.n_vocab;
     if (!in_range) {
-      return BadRequest(Quote(field) + " holds a token id outside [0, " + std::to_string(limits.n_vocab) + ")", field);
+      return BadRequest(
+          Quote(field) + " holds a token id outside [0, " + std::to_string(limits.n_vocab) + ")", field);
     }
     out->push_back(static_cast<int32_t>(t.get<int64_t>()));
   }

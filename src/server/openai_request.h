@@ -17,10 +17,10 @@ namespace meridian::server {
 //! An error answered as {"error": {"message", "type", "param", "code"}} with an HTTP status.
 struct ApiError {
   int status = 400;
-  std::string message;                           //!< what went wrong and how to fix it
-  std::string type = "invalid_request_error";    //!< see docs/server.md for the types used
-  std::string param;                             //!< the offending field ("max_tokens"); empty: null
-  std::string code;                              //!< machine-readable ("context_length_exceeded"); empty: null
+  std::string message;                         //!< what went wrong and how to fix it
+  std::string type = "invalid_request_error";  //!< see docs/server.md for the types used
+  std::string param;                           //!< the offending field ("max_tokens"); empty: null
+  std::string code;                            //!< machine-readable ("context_length_exceeded"); empty: null
 };
 
 //! The JSON body of `error`; invalid UTF-8 in the message becomes U+FFFD (bodies stay valid JSON).

@@ -26,8 +26,11 @@ void AppendUsage(std::string& out, const Usage& usage) {
   out += '}';
 }
 
-ResponseFormatter::ResponseFormatter(bool chat, std::string_view request_id, std::string model, int64_t created)
-    : chat_(chat), id_((chat ? "chatcmpl-" : "cmpl-") + std::string(request_id)), model_(std::move(model)),
+ResponseFormatter::ResponseFormatter(bool chat, std::string_view request_id, std::string model,
+                                     int64_t created)
+    : chat_(chat),
+      id_((chat ? "chatcmpl-" : "cmpl-") + std::string(request_id)),
+      model_(std::move(model)),
       created_(created) {}
 
 void ResponseFormatter::AppendHead(std::string& out, bool chunk) const {

@@ -82,7 +82,8 @@ Result<std::vector<int32_t>> PromptBuilder::Chat(std::span<const engine::ChatMes
   MERIDIAN_ASSIGN_OR_RETURN(std::vector<int32_t> ids,
                             tokenizer_->Encode(text, /*add_bos=*/false, /*parse_special=*/true));
   const int32_t bos = tokenizer_->bos_id();
-  if (tokenizer_->vocab().add_bos && bos >= 0 && (ids.empty() || ids.front() != bos)) ids.insert(ids.begin(), bos);
+  if (tokenizer_->vocab().add_bos && bos >= 0 && (ids.empty() || ids.front() != bos))
+    ids.insert(ids.begin(), bos);
   return ids;
 }
 

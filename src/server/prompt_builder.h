@@ -27,7 +27,8 @@ class PromptBuilder {
   //! as "<s>" becomes its token; BOS is added when the vocabulary asks for it and the template did
   //! not). Errors (InvalidArgument, ResourceExhausted) carry the template's own message, e.g.
   //! "Conversation roles must alternate user/assistant/user/assistant/...".
-  Result<std::vector<int32_t>> Chat(std::span<const engine::ChatMessage> messages, bool add_generation_prompt) const;
+  Result<std::vector<int32_t>> Chat(std::span<const engine::ChatMessage> messages,
+                                    bool add_generation_prompt) const;
   //! Tokenizes prompt text; `add_special` adds BOS (and EOS) as the vocabulary says.
   Result<std::vector<int32_t>> Text(std::string_view prompt, bool add_special) const;
 

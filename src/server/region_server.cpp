@@ -14,6 +14,16 @@ RegionServer::~RegionServer() {
     http_->Wait();
     http_.reset();
   }
+  StopEngine();
+}
+
+void RegionServer::StopEngine() {
+  if (!engine_) return;
+  ctx_->SetEngine(nullptr);
+  // The last events (kCancelled for whatever was unfinished) go through the pump, and the calls
+  // that handle them refer to the engine: deliver them before it goes away.
+  engine_->scheduler().Stop();
+  ctx_->pump().Drain();
   engine_.reset();
 }
 
@@ -48,7 +58,9 @@ Status RegionServer::Start() {
   return Status::Ok();
 }
 
-uint16_t RegionServer::port() const { return http_ ? http_->port() : 0; }
+uint16_t RegionServer::port() const {
+  return http_ ? http_->port() : 0;
+}
 
 Status RegionServer::LoadModel() {
   if (!ctx_) return InvalidArgument("Start the server before loading the model");
@@ -70,10 +82,7 @@ void RegionServer::Shutdown(std::chrono::milliseconds grace) {
 
 void RegionServer::Wait() {
   if (http_) http_->Wait();
-  if (engine_) {
-    ctx_->SetEngine(nullptr);
-    engine_->scheduler().Stop();
-  }
+  StopEngine();
   log::Info("stopped", {});
 }
 

@@ -43,6 +43,9 @@ class RegionServer {
   const http::HttpServer* http() const { return http_.get(); }
 
  private:
+  //! Stops the scheduler, delivers its last events, and frees the engine.
+  void StopEngine();
+
   ServeOptions options_;
   // Destroyed in reverse order: the listener first, then the engine (whose last events still
   // reach the context), then the context.

@@ -15,7 +15,8 @@ ServerContext::ServerContext(ServeOptions options, ApiKeys keys)
 
 uint64_t ServerContext::NextSeed() {
   // SplitMix64 over an atomic counter: distinct, well-mixed seeds without a lock.
-  uint64_t z = seed_state_.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed) + 0x9E3779B97F4A7C15ull;
+  uint64_t z =
+      seed_state_.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed) + 0x9E3779B97F4A7C15ull;
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
@@ -50,23 +51,24 @@ RequestRecord RequestInfo::Record(int status) const {
   return r;
 }
 
-void Answer(ServerContext& ctx, const RequestInfo& info, http::ResponseWriter& writer, int status, std::string body,
-            http::Headers headers) {
+void Answer(ServerContext& ctx, const RequestInfo& info, http::ResponseWriter& writer, int status,
+            std::string body, http::Headers headers) {
   if (!headers.Has("content-type")) headers.Add("Content-Type", "application/json");
-  writer.Send(status, std::move(headers), std::move(body));
+  // Recorded before the send, so that a client reading /metrics after its answer sees it counted.
   const RequestRecord rec = info.Record(status);
   ctx.metrics().RecordRequest(rec);
   LogRequest(rec);
+  writer.Send(status, std::move(headers), std::move(body));
 }
 
-void AnswerError(ServerContext& ctx, const RequestInfo& info, http::ResponseWriter& writer, const ApiError& error,
-                 http::Headers headers) {
+void AnswerError(ServerContext& ctx, const RequestInfo& info, http::ResponseWriter& writer,
+                 const ApiError& error, http::Headers headers) {
   headers.Set("Content-Type", "application/json");
-  writer.Send(error.status, std::move(headers), ApiErrorJson(error));
   RequestRecord rec = info.Record(error.status);
   rec.error_code = error.code.empty() ? std::string_view(error.type) : std::string_view(error.code);
   ctx.metrics().RecordRequest(rec);
   LogRequest(rec);
+  writer.Send(error.status, std::move(headers), ApiErrorJson(error));
 }
 
 int RetryAfterSeconds(const ServingEngine* engine) {

@@ -14,6 +14,7 @@
 #include "http/request.h"
 #include "http/response_writer.h"
 #include "server/api_keys.h"
+#include "server/event_pump.h"
 #include "server/openai_request.h"
 #include "server/server_metrics.h"
 #include "server/server_options.h"
@@ -43,6 +44,9 @@ class ServerContext {
   //! A fresh seed for a request that sent none (so unseeded sampling differs between requests).
   uint64_t NextSeed();
 
+  //! Where engine events are delivered to responses, off the engine thread.
+  EventPump& pump() { return pump_; }
+
  private:
   ServeOptions options_;
   ApiKeys keys_;
@@ -51,6 +55,7 @@ class ServerContext {
   std::atomic<const ServingEngine*> engine_{nullptr};
   std::function<bool()> draining_;
   std::atomic<uint64_t> seed_state_;
+  EventPump pump_;  //!< last: destroyed (drained) first
 };
 
 //! The facts of one request kept until it is answered (the request itself is moved into work).
@@ -70,11 +75,11 @@ struct RequestInfo {
 };
 
 //! Sends `body` with `status` (JSON unless headers say otherwise), logs and counts the request.
-void Answer(ServerContext& ctx, const RequestInfo& info, http::ResponseWriter& writer, int status, std::string body,
-            http::Headers headers = {});
+void Answer(ServerContext& ctx, const RequestInfo& info, http::ResponseWriter& writer, int status,
+            std::string body, http::Headers headers = {});
 //! Sends the OpenAI error body with its status, logs and counts the request.
-void AnswerError(ServerContext& ctx, const RequestInfo& info, http::ResponseWriter& writer, const ApiError& error,
-                 http::Headers headers = {});
+void AnswerError(ServerContext& ctx, const RequestInfo& info, http::ResponseWriter& writer,
+                 const ApiError& error, http::Headers headers = {});
 
 //! Seconds a client should wait before retrying when the queue is full or the model loads.
 int RetryAfterSeconds(const ServingEngine* engine);

@@ -9,14 +9,17 @@ namespace meridian::server {
 
 namespace {
 // vLLM's buckets, extended downwards: a CPU engine on a small model answers in milliseconds.
-const std::vector<double> kTtftBuckets = {0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75,
-                                          1.0,   2.5,    5.0,   7.5,  10.0, 20.0, 40.0, 80.0, 160.0, 640.0};
-const std::vector<double> kItlBuckets = {0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.05, 0.075, 0.1,
-                                         0.15,  0.2,    0.3,   0.4,    0.5,  0.75,  1.0,  2.5,   5.0,  10.0};
-const std::vector<double> kLatencyBuckets = {0.005, 0.01, 0.025, 0.05, 0.1,  0.3,  0.5,  0.8,   1.0,   1.5,   2.0,
-                                             2.5,   5.0,  10.0,  15.0, 20.0, 30.0, 60.0, 120.0, 240.0, 480.0, 960.0};
-const std::vector<double> kTokenBuckets = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000,
-                                           100000};
+const std::vector<double> kTtftBuckets = {0.001, 0.0025, 0.005, 0.01, 0.02,  0.04, 0.06, 0.08,
+                                          0.1,   0.25,   0.5,   0.75, 1.0,   2.5,  5.0,  7.5,
+                                          10.0,  20.0,   40.0,  80.0, 160.0, 640.0};
+const std::vector<double> kItlBuckets = {0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02,
+                                         0.025, 0.05,   0.075, 0.1,    0.15, 0.2,   0.3,
+                                         0.4,   0.5,    0.75,  1.0,    2.5,  5.0,   10.0};
+const std::vector<double> kLatencyBuckets = {0.005, 0.01, 0.025, 0.05,  0.1,   0.3,  0.5,  0.8,
+                                             1.0,   1.5,  2.0,   2.5,   5.0,   10.0, 15.0, 20.0,
+                                             30.0,  60.0, 120.0, 240.0, 480.0, 960.0};
+const std::vector<double> kTokenBuckets = {1,   2,    5,    10,   20,    50,    100,   200,
+                                           500, 1000, 2000, 5000, 10000, 20000, 50000, 100000};
 }  // namespace
 
 ServerMetrics::ServerMetrics(metrics::Registry& r)
@@ -29,7 +32,8 @@ ServerMetrics::ServerMetrics(metrics::Registry& r)
       prompt_tokens_(r.AddCounter("meridian:prompt_tokens_total", "Prompt tokens processed.").Get()),
       generation_tokens_(r.AddCounter("meridian:generation_tokens_total", "Tokens generated.").Get()),
       time_to_first_token_(r.AddHistogram("meridian:time_to_first_token_seconds",
-                                          "From the request's arrival to its first generated token.", kTtftBuckets)
+                                          "From the request's arrival to its first generated token.",
+                                          kTtftBuckets)
                                .Get()),
       inter_token_latency_(r.AddHistogram("meridian:inter_token_latency_seconds",
                                           "Between consecutive generated tokens of a request.", kItlBuckets)
@@ -41,13 +45,17 @@ ServerMetrics::ServerMetrics(metrics::Registry& r)
                                  "Time a request waited in the scheduler's queue.", kLatencyBuckets)
                       .Get()),
       request_prompt_tokens_(
-          r.AddHistogram("meridian:request_prompt_tokens", "Prompt tokens per request.", kTokenBuckets).Get()),
+          r.AddHistogram("meridian:request_prompt_tokens", "Prompt tokens per request.", kTokenBuckets)
+              .Get()),
       request_generation_tokens_(
           r.AddHistogram("meridian:request_generation_tokens", "Generated tokens per request.", kTokenBuckets)
               .Get()),
-      running_(r.AddGauge("meridian:num_requests_running", "Requests decoding or prefilling in the engine.").Get()),
-      waiting_(r.AddGauge("meridian:num_requests_waiting", "Requests waiting in the scheduler's queue.").Get()),
-      kv_usage_(r.AddGauge("meridian:kv_cache_usage_perc", "Fraction of KV cache blocks in use (0 to 1).").Get()),
+      running_(r.AddGauge("meridian:num_requests_running", "Requests decoding or prefilling in the engine.")
+                   .Get()),
+      waiting_(
+          r.AddGauge("meridian:num_requests_waiting", "Requests waiting in the scheduler's queue.").Get()),
+      kv_usage_(
+          r.AddGauge("meridian:kv_cache_usage_perc", "Fraction of KV cache blocks in use (0 to 1).").Get()),
       kv_blocks_free_(r.AddGauge("meridian:kv_cache_blocks_free", "KV cache blocks free.").Get()),
       kv_blocks_total_(r.AddGauge("meridian:kv_cache_blocks_total", "KV cache blocks in all.").Get()),
       queue_wait_(r.AddGauge("meridian:estimated_queue_wait_seconds",

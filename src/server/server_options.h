@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/status.h"
 #include "http/http_server.h"
 
 namespace meridian::server {
@@ -15,13 +16,13 @@ struct ServeOptions {
   std::string chat_template;  //!< "" (the model's, else built-in), "llama2", "llama3", "chatml" or a file
   std::string quantize;       //!< "" or "q8_0": quantize F32/F16 weights at load time
 
-  int32_t threads = 0;            //!< engine CPU threads (0: all cores)
-  int32_t parallel = 8;           //!< sequences decoding at once
-  int32_t queue = 64;             //!< requests waiting for a slot before 429
-  int32_t max_batch_tokens = 512; //!< tokens per engine step (decode + prefill chunks)
-  int64_t kv_cache_tokens = 0;    //!< KV cache capacity (0: parallel x the context length)
-  int32_t kv_block_tokens = 16;   //!< tokens per KV block
-  int32_t default_max_tokens = 0; //!< max_tokens when a request sets none (0: the rest of the context)
+  int32_t threads = 0;             //!< engine CPU threads (0: DefaultEngineThreads())
+  int32_t parallel = 8;            //!< sequences decoding at once
+  int32_t queue = 64;              //!< requests waiting for a slot before 429
+  int32_t max_batch_tokens = 512;  //!< tokens per engine step (decode + prefill chunks)
+  int64_t kv_cache_tokens = 0;     //!< KV cache capacity (0: parallel x the context length)
+  int32_t kv_block_tokens = 16;    //!< tokens per KV block
+  int32_t default_max_tokens = 0;  //!< max_tokens when a request sets none (0: the rest of the context)
 
   double request_timeout_s = 600;  //!< deadline of every request, from its arrival
   double shutdown_grace_s = 30;    //!< SIGTERM: how long in-flight requests may finish
@@ -29,6 +30,9 @@ struct ServeOptions {
   bool access_log = false;         //!< also the http library's own access line (adds a line per request)
 
   http::HttpServerOptions http;  //!< host, port, io threads, header/body limits and timeouts
+
+  //! InvalidArgument naming the flag of the first value out of range (checked before binding).
+  Status Validate() const;
 };
 
 }  // namespace meridian::server

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "core/log.h"
 #include "engine/dtype/dtype.h"
@@ -18,13 +19,13 @@ std::string ModelIdFromPath(const std::string& path) {
   return name.empty() ? "model" : name;
 }
 
+int32_t DefaultEngineThreads() {
+  const int32_t cores = static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+  return cores >= 8 ? cores - 2 : cores;
+}
+
 Result<std::unique_ptr<ServingEngine>> ServingEngine::Load(const ServeOptions& options) {
-  if (options.parallel < 1) return InvalidArgument("--parallel must be at least 1");
-  // Every request passes through the waiting queue on its way to a slot, so it needs room for one.
-  if (options.queue < 1) return InvalidArgument("--queue must be at least 1");
-  if (options.max_batch_tokens < 1) return InvalidArgument("--max-batch-tokens must be at least 1");
-  if (options.kv_cache_tokens < 0) return InvalidArgument("--kv-cache-tokens must not be negative");
-  if (options.default_max_tokens < 0) return InvalidArgument("--default-max-tokens must not be negative");
+  MERIDIAN_RETURN_IF_ERROR(options.Validate());
 
   engine::LoadOptions load_options;
   if (!options.quantize.empty()) {
@@ -42,7 +43,7 @@ Result<std::unique_ptr<ServingEngine>> ServingEngine::Load(const ServeOptions& o
   const engine::LlamaConfig& config = e->model_->config();
 
   engine::BackendOptions bo;
-  bo.n_threads = options.threads;
+  bo.n_threads = options.threads > 0 ? options.threads : DefaultEngineThreads();
   bo.kv_block_tokens = options.kv_block_tokens;
   bo.kv_cache_tokens = options.kv_cache_tokens > 0
                            ? options.kv_cache_tokens
@@ -60,11 +61,12 @@ Result<std::unique_ptr<ServingEngine>> ServingEngine::Load(const ServeOptions& o
   e->model_id_ = options.model_name.empty() ? ModelIdFromPath(options.model_path) : options.model_name;
   e->default_max_tokens_ = options.default_max_tokens;
   size_t longest_piece = 1;
-  for (const std::string& piece : e->model_->tokenizer().vocab().tokens) longest_piece = std::max(longest_piece, piece.size());
+  for (const std::string& piece : e->model_->tokenizer().vocab().tokens)
+    longest_piece = std::max(longest_piece, piece.size());
   e->max_prompt_bytes_ = static_cast<size_t>(config.context_length) * longest_piece;
-  e->created_ = std::chrono::duration_cast<std::chrono::seconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+  e->created_ =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
 
   engine::SchedulerOptions so;
   so.max_running = options.parallel;
@@ -81,11 +83,13 @@ Result<std::unique_ptr<ServingEngine>> ServingEngine::Load(const ServeOptions& o
              {"context_length", static_cast<long long>(config.context_length)},
              {"n_vocab", static_cast<long long>(e->limits_.n_vocab)},
              {"backend", e->backend_->name()},
+             {"threads", static_cast<long long>(bo.n_threads)},
              {"kv_blocks", static_cast<long long>(load.kv_blocks_total)},
              {"kv_block_tokens", static_cast<long long>(e->backend_->kv_block_tokens())},
              {"kv_mib", static_cast<double>(e->backend_->kv_bytes()) / (1 << 20)},
              {"chat_template", std::string_view(e->prompts_->template_source())},
-             {"load_ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()}});
+             {"load_ms",
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()}});
   return e;
 }
 

@@ -14,16 +14,18 @@ TEST(NodeOpenAiClient, ChatAndCompletionsStreamedAndNot) {
   const std::string node_dir = std::string(MERIDIAN_SOURCE_DIR) + "/tests/node";
   int rc = 0;
   const std::string version = RunCommand("node --version 2>/dev/null", &rc);
-  if (rc != 0 || version.empty()) GTEST_SKIP() << "node is not installed; the openai client test needs Node.js";
+  if (rc != 0 || version.empty())
+    GTEST_SKIP() << "node is not installed; the openai client test needs Node.js";
   if (!std::filesystem::exists(node_dir + "/node_modules/openai/package.json")) {
     GTEST_SKIP() << "the openai npm package is missing; run scripts/install-test-clients.sh";
   }
   std::string error;
   auto server = ServerProcess::Start({}, &error);
   ASSERT_TRUE(server) << error;
-  const std::string out = RunCommand("cd " + ShellQuote(node_dir) + " && timeout 120 node openai_client_test.mjs " +
-                                         ShellQuote(server->base_url()) + " 2>&1",
-                                     &rc);
+  const std::string out =
+      RunCommand("cd " + ShellQuote(node_dir) + " && timeout 120 node openai_client_test.mjs " +
+                     ShellQuote(server->base_url()) + " 2>&1",
+                 &rc);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("\"failed\":0"), std::string::npos) << out;
 }

@@ -106,7 +106,8 @@ TEST(OpenAiRequest, MalformedBodies) {
   EXPECT_NE(e.message.find("line 1"), std::string::npos) << e.message;
   EXPECT_EQ(ChatError("[1,2]").message, "the request body must be a JSON object, not array");
   EXPECT_EQ(ChatError("{\"a\":1} trailing").code, "invalid_json");
-  EXPECT_EQ(ChatError(std::string("{\"messages\":[{\"role\":\"user\",\"content\":\"\xff\"}]}")).code, "invalid_utf8");
+  EXPECT_EQ(ChatError(std::string("{\"messages\":[{\"role\":\"user\",\"content\":\"\xff\"}]}")).code,
+            "invalid_utf8");
   EXPECT_EQ(ChatError(R"({"messages":[{"role":"user","content":"\ud800"}]})").code, "invalid_json");
   // Deep nesting is refused before it is built.
   EXPECT_NE(ChatError(std::string(100000, '[')).message.find("nests deeper than 64"), std::string::npos);
@@ -183,8 +184,9 @@ TEST(OpenAiRequest, UnsupportedFeaturesAreRejectedClearly) {
   EXPECT_EQ(ChatError("{" + m + R"(,"tools":[{"type":"function"}]})").param, "tools");
   EXPECT_EQ(ChatError("{" + m + R"(,"response_format":{"type":"json_object"}})").param, "response_format");
   EXPECT_EQ(ChatError("{" + m + R"(,"stream_options":{"include_usage":true}})").param, "stream_options");
-  EXPECT_EQ(ChatError(R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{}}]}]})").code,
-            "unsupported_content");
+  EXPECT_EQ(
+      ChatError(R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{}}]}]})").code,
+      "unsupported_content");
   EXPECT_EQ(CompletionError(R"({"prompt":"x","echo":true})").param, "echo");
   EXPECT_EQ(CompletionError(R"({"prompt":"x","best_of":3})").param, "best_of");
   EXPECT_EQ(CompletionError(R"({"prompt":"x","suffix":"y"})").param, "suffix");
@@ -211,10 +213,12 @@ TEST(OpenAiRequest, StopLimits) {
 
 TEST(OpenAiRequest, TokenizeAndDetokenize) {
   TokenizeRequest t;
-  ASSERT_FALSE(ParseTokenizeRequest(R"({"prompt":"hi","add_special_tokens":false})", Limits(), &t).has_value());
+  ASSERT_FALSE(
+      ParseTokenizeRequest(R"({"prompt":"hi","add_special_tokens":false})", Limits(), &t).has_value());
   EXPECT_FALSE(t.chat);
   EXPECT_FALSE(t.add_special_tokens);
-  ASSERT_FALSE(ParseTokenizeRequest(R"({"messages":[{"role":"user","content":"hi"}]})", Limits(), &t).has_value());
+  ASSERT_FALSE(
+      ParseTokenizeRequest(R"({"messages":[{"role":"user","content":"hi"}]})", Limits(), &t).has_value());
   EXPECT_TRUE(t.chat);
   EXPECT_TRUE(ParseTokenizeRequest(R"({})", Limits(), &t).has_value());
   EXPECT_TRUE(ParseTokenizeRequest(R"({"prompt":"a","messages":[]})", Limits(), &t).has_value());

@@ -62,7 +62,8 @@ TEST_F(PromptBuilderTest, BuiltinTemplatesAndFiles) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("alternate"), std::string::npos) << bad.status().message();
 
-  const std::string path = std::filesystem::temp_directory_path() / ("meridian_tmpl_" + std::to_string(getpid()));
+  const std::string path =
+      std::filesystem::temp_directory_path() / ("meridian_tmpl_" + std::to_string(getpid()));
   std::ofstream(path) << "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}";
   auto file = PromptBuilder::Create(tok(), path);
   ASSERT_TRUE(file.ok()) << file.status().ToString();
@@ -92,7 +93,10 @@ TEST(ServingEngine, ModelIdFromPath) {
 
 TEST(OpenAiRequestUtf8, ErrorBodiesStayValidUtf8) {
   EXPECT_EQ(ToValidUtf8("caf\xc3\xa9"), "caf\xc3\xa9");
-  EXPECT_EQ(ToValidUtf8("a\xff" "b\xc3"), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+  EXPECT_EQ(ToValidUtf8("a\xff"
+                        "b\xc3"),
+            "a\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD");
   ApiError e = BadRequest("bad \xe2\x82 model");
   EXPECT_TRUE(engine::IsValidUtf8(ApiErrorJson(e)));
 }

@@ -17,10 +17,12 @@ class ServeApi : public ::testing::Test {
     ASSERT_TRUE(server_) << error;
   }
   //! curl with a hard time limit; returns the body, *status the HTTP status.
-  std::string Curl(const std::string& path, const std::string& body, int* status, const std::string& extra = "") {
-    const std::string cmd = "timeout 60 curl -sS -N --max-time 50 -w '\\n%{http_code}' -H 'Content-Type: application/json' " +
-                            extra + (body.empty() ? "" : " --data-binary " + ShellQuote(body)) + " " +
-                            ShellQuote(server_->base_url() + path);
+  std::string Curl(const std::string& path, const std::string& body, int* status,
+                   const std::string& extra = "") {
+    const std::string cmd =
+        "timeout 60 curl -sS -N --max-time 50 -w '\\n%{http_code}' -H 'Content-Type: application/json' " +
+        extra + (body.empty() ? "" : " --data-binary " + ShellQuote(body)) + " " +
+        ShellQuote(server_->base_url() + path);
     int rc = 0;
     std::string out = RunCommand(cmd, &rc);
     EXPECT_EQ(rc, 0) << cmd;
@@ -46,9 +48,12 @@ std::vector<std::string> DataLines(const std::string& body) {
 
 TEST_F(ServeApi, ChatWithCurlStreamedAndNot) {
   const std::string marker = "ZebraQuartzMarker";
-  const std::string request = R"({"model":"meridian-brown-q8_0","messages":[{"role":"system","content":"Be brief."},)"
-                              R"({"role":"user","content":"Tell me about )" + marker + R"( and the city."}],)"
-                              R"("max_tokens":16,"temperature":0})";
+  const std::string request =
+      R"({"model":"meridian-brown-q8_0","messages":[{"role":"system","content":"Be brief."},)"
+      R"({"role":"user","content":"Tell me about )" +
+      marker +
+      R"( and the city."}],)"
+      R"("max_tokens":16,"temperature":0})";
   int status = 0;
   json full = ParseJson(Curl("/v1/chat/completions", request, &status));
   ASSERT_EQ(status, 200) << full.dump();
@@ -97,22 +102,24 @@ TEST_F(ServeApi, ChatWithCurlStreamedAndNot) {
 
 TEST_F(ServeApi, CompletionsLengthStopAndSeed) {
   int status = 0;
-  json r = ParseJson(Curl("/v1/completions", R"({"prompt":"The man said that","max_tokens":5,"temperature":0})", &status));
+  json r = ParseJson(
+      Curl("/v1/completions", R"({"prompt":"The man said that","max_tokens":5,"temperature":0})", &status));
   ASSERT_EQ(status, 200) << r.dump();
   EXPECT_EQ(r["object"], "text_completion");
   EXPECT_EQ(r["choices"][0]["finish_reason"], "length");
   EXPECT_EQ(r["usage"]["completion_tokens"], 5);
 
   // A stop string taken from the greedy text: the completion ends right before it.
-  json longer = ParseJson(Curl("/v1/completions", R"({"prompt":"The man said that","max_tokens":24,"temperature":0})", &status));
+  json longer = ParseJson(
+      Curl("/v1/completions", R"({"prompt":"The man said that","max_tokens":24,"temperature":0})", &status));
   const std::string text = longer["choices"][0]["text"];
   ASSERT_GT(text.size(), 12u) << text;
   const std::string stop = text.substr(text.size() / 2, 3);
   const std::string expected = text.substr(0, text.find(stop));
-  json stopped = ParseJson(Curl("/v1/completions",
-                                R"({"prompt":"The man said that","max_tokens":24,"temperature":0,"stop":[)" +
-                                    json(stop).dump() + "]}",
-                                &status));
+  json stopped = ParseJson(Curl(
+      "/v1/completions",
+      R"({"prompt":"The man said that","max_tokens":24,"temperature":0,"stop":[)" + json(stop).dump() + "]}",
+      &status));
   EXPECT_EQ(stopped["choices"][0]["text"], expected);
   EXPECT_EQ(stopped["choices"][0]["finish_reason"], "stop");
 
@@ -128,7 +135,8 @@ TEST_F(ServeApi, CompletionsLengthStopAndSeed) {
   // Token-id prompts work too.
   json ids = ParseJson(Curl("/tokenize", R"({"prompt":"The man said that"})", &status));
   json by_ids = ParseJson(Curl("/v1/completions",
-                               R"({"prompt":)" + ids["tokens"].dump() + R"(,"max_tokens":5,"temperature":0})", &status));
+                               R"({"prompt":)" + ids["tokens"].dump() + R"(,"max_tokens":5,"temperature":0})",
+                               &status));
   EXPECT_EQ(by_ids["choices"][0]["text"], r["choices"][0]["text"]);
 }
 
@@ -161,8 +169,9 @@ TEST_F(ServeApi, ModelsTokenizeDetokenizeReadyMetrics) {
   json ready = ParseJson(Curl("/ready", "", &status));
   EXPECT_EQ(status, 200);
   EXPECT_EQ(ready["ready"], true);
-  for (const char* key : {"running", "waiting", "kv_blocks_free", "kv_blocks_total", "estimated_queue_wait_ms",
-                          "prefill_tokens_per_second", "decode_tokens_per_second"}) {
+  for (const char* key :
+       {"running", "waiting", "kv_blocks_free", "kv_blocks_total", "estimated_queue_wait_ms",
+        "prefill_tokens_per_second", "decode_tokens_per_second"}) {
     EXPECT_TRUE(ready.contains(key)) << key;
   }
   EXPECT_EQ(ready["kv_blocks_free"], ready["kv_blocks_total"]);
@@ -175,8 +184,8 @@ TEST_F(ServeApi, ModelsTokenizeDetokenizeReadyMetrics) {
   for (const char* name :
        {"meridian:time_to_first_token_seconds_bucket", "meridian:inter_token_latency_seconds_count",
         "meridian:e2e_request_latency_seconds_sum", "meridian:request_queue_time_seconds_count",
-        "meridian:num_requests_running 0", "meridian:num_requests_waiting 0", "meridian:kv_cache_usage_perc 0",
-        "meridian:prompt_tokens_total", "meridian:generation_tokens_total",
+        "meridian:num_requests_running 0", "meridian:num_requests_waiting 0",
+        "meridian:kv_cache_usage_perc 0", "meridian:prompt_tokens_total", "meridian:generation_tokens_total",
         "meridian:requests_total{endpoint=\"completions\",status=\"200\"} 1",
         "meridian:request_success_total{finished_reason=\"length\"} 1"}) {
     EXPECT_NE(metrics.find(name), std::string::npos) << name << "\n" << metrics;

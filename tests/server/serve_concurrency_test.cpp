@@ -116,8 +116,9 @@ TEST(ServeConcurrency, HundredDisconnectsFreeEverythingWithinOneSecond) {
   json report = ParseJson(ready->body);
   EXPECT_EQ(report["kv_blocks_free"], report["kv_blocks_total"]);
   const std::string metrics = client.Fetch({"GET", server->base_url() + "/metrics", {}, {}})->body;
-  EXPECT_NE(metrics.find("meridian:request_success_total{finished_reason=\"abort\"} " + std::to_string(kClients)),
-            std::string::npos)
+  EXPECT_NE(
+      metrics.find("meridian:request_success_total{finished_reason=\"abort\"} " + std::to_string(kClients)),
+      std::string::npos)
       << metrics.substr(0, 2000);
 }
 

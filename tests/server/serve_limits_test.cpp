@@ -15,7 +15,8 @@ namespace {
 
 TEST(ServeLimits, ApiKeysAreRequiredAndNeverLogged) {
   const std::string key = "sk-meridian-test-7f3a9c";
-  const std::string path = std::filesystem::temp_directory_path() / ("meridian_keys_" + std::to_string(getpid()));
+  const std::string path =
+      std::filesystem::temp_directory_path() / ("meridian_keys_" + std::to_string(getpid()));
   std::ofstream(path) << "# test keys\nsk-other-key\n" << key << "\n";
   std::string error;
   auto server = ServerProcess::Start({"--api-key-file", path}, &error);
@@ -43,10 +44,10 @@ TEST(ServeLimits, ApiKeysAreRequiredAndNeverLogged) {
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->status, 200) << ok->body;
   int rc = 0;
-  const std::string curl_out = RunCommand("timeout 30 curl -sS --max-time 20 -o /dev/null -w '%{http_code}' -H " +
-                                              ShellQuote("Authorization: Bearer " + key) + " " +
-                                              ShellQuote(server->base_url() + "/v1/models"),
-                                          &rc);
+  const std::string curl_out = RunCommand(
+      "timeout 30 curl -sS --max-time 20 -o /dev/null -w '%{http_code}' -H " +
+          ShellQuote("Authorization: Bearer " + key) + " " + ShellQuote(server->base_url() + "/v1/models"),
+      &rc);
   EXPECT_EQ(curl_out, "200");
 
   // Probes stay open for the orchestrator.
@@ -88,26 +89,33 @@ TEST(ServeLimits, BurstOfTenTimesCapacityGetsFast429s) {
     });
   }
   for (auto& t : threads) t.join();
+  std::string summary;  // status@seconds of every request, for the failure messages
+  for (const Outcome& o : outcomes)
+    summary += std::to_string(o.status) + "@" + std::to_string(o.seconds) + " ";
   int ok = 0, rejected = 0;
   double slowest_429 = 0;
   for (const Outcome& o : outcomes) {
     if (o.status == 200) {
       ++ok;
-      EXPECT_EQ(ParseJson(o.body)["usage"]["completion_tokens"], 48);
+      EXPECT_EQ(ParseJson(o.body)["usage"]["completion_tokens"], 48) << o.body;
     } else {
-      EXPECT_EQ(o.status, 429) << o.body;
+      EXPECT_EQ(o.status, 429) << o.body << "\n" << summary;
       EXPECT_TRUE(IsOpenAiError(o.body)) << o.body;
       EXPECT_GE(std::atoi(o.retry_after.c_str()), 1) << "Retry-After: '" << o.retry_after << "'";
       slowest_429 = std::max(slowest_429, o.seconds);
       ++rejected;
     }
   }
-  EXPECT_GE(ok, 4);  // at least the capacity was admitted, and all admitted requests completed
-  EXPECT_GE(rejected, kRequests / 2);
-  EXPECT_EQ(ok + rejected, kRequests);
-  EXPECT_LT(slowest_429, 1.0) << "429s must come at once, not after queueing";
+  // The running slots and the queue are both filled (the queue limit counts only requests beyond
+  // the free slots, so a burst that outpaces the engine loop still gets 2 + 2), and every admitted
+  // request completes.
+  EXPECT_GE(ok, 4) << summary;
+  EXPECT_GE(rejected, kRequests / 2) << summary;
+  EXPECT_EQ(ok + rejected, kRequests) << summary;
+  EXPECT_LT(slowest_429, 1.0) << "429s must come at once, not after queueing\n" << summary;
   const std::string metrics = client.Fetch({"GET", server->base_url() + "/metrics", {}, {}})->body;
-  EXPECT_NE(metrics.find("meridian:requests_total{endpoint=\"completions\",status=\"429\"} " + std::to_string(rejected)),
+  EXPECT_NE(metrics.find("meridian:requests_total{endpoint=\"completions\",status=\"429\"} " +
+                         std::to_string(rejected)),
             std::string::npos)
       << metrics;
 }
@@ -119,7 +127,7 @@ TEST(ServeLimits, SigtermLetsRunningStreamsFinishThenExitsZero) {
   http::HttpClient client;
   StreamCall stream;
   stream.Start(client, JsonPost(server->base_url() + "/v1/chat/completions",
-                                R"({"messages":[{"role":"user","content":"Go on."}],"max_tokens":64,)"
+                                R"({"messages":[{"role":"user","content":"Go on."}],"max_tokens":400,)"
                                 R"("temperature":0,"stream":true})"));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (stream.chunks() == 0 && std::chrono::steady_clock::now() < deadline) {

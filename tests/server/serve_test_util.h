@@ -21,7 +21,8 @@ namespace meridian::server::testing {
 
 using nlohmann::json;
 
-inline http::ClientRequest JsonPost(const std::string& url, const std::string& body, http::Headers headers = {}) {
+inline http::ClientRequest JsonPost(const std::string& url, const std::string& body,
+                                    http::Headers headers = {}) {
   headers.Add("Content-Type", "application/json");
   return {"POST", url, std::move(headers), body};
 }
@@ -35,9 +36,9 @@ inline json ParseJson(const std::string& body) {
 //! True if `body` is {"error":{"message":string,"type":string,"param":..,"code":..}}.
 inline bool IsOpenAiError(const std::string& body) {
   json j = ParseJson(body);
-  return j.is_object() && j.contains("error") && j["error"].is_object() && j["error"]["message"].is_string() &&
-         !j["error"]["message"].get<std::string>().empty() && j["error"]["type"].is_string() &&
-         j["error"].contains("param") && j["error"].contains("code");
+  return j.is_object() && j.contains("error") && j["error"].is_object() &&
+         j["error"]["message"].is_string() && !j["error"]["message"].get<std::string>().empty() &&
+         j["error"]["type"].is_string() && j["error"].contains("param") && j["error"].contains("code");
 }
 
 //! One streamed completion, collected from its SSE events.
@@ -47,9 +48,9 @@ struct StreamResult {
   std::string finish_reason;  //!< from the chunk that had one
   bool done = false;          //!< saw data: [DONE]
   int chunks = 0;
-  json usage;                 //!< from the usage chunk, if any
-  json error;                 //!< an error event, if any
-  Status transport;           //!< the client's completion status
+  json usage;        //!< from the usage chunk, if any
+  json error;        //!< an error event, if any
+  Status transport;  //!< the client's completion status
   std::string raw;
 };
 

@@ -28,8 +28,12 @@
 
 namespace meridian::server::testing {
 
-inline std::string MeridianBinary() { return std::string(MERIDIAN_BINARY_DIR) + "/bin/meridian"; }
-inline std::string ShippedModel() { return std::string(MERIDIAN_SOURCE_DIR) + "/models/meridian-brown-q8_0.gguf"; }
+inline std::string MeridianBinary() {
+  return std::string(MERIDIAN_BINARY_DIR) + "/bin/meridian";
+}
+inline std::string ShippedModel() {
+  return std::string(MERIDIAN_SOURCE_DIR) + "/models/meridian-brown-q8_0.gguf";
+}
 
 //! A `meridian serve` child process. The destructor stops it (SIGTERM, then SIGKILL after 10 s).
 class ServerProcess {
@@ -84,7 +88,8 @@ class ServerProcess {
     std::smatch m;
     const std::regex listening("listening on (http://[^\\s]+:([0-9]+))");
     while (!std::regex_search(out, m, listening)) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       pollfd pfd{p->stdout_fd_, POLLIN, 0};
       if (left.count() <= 0 || poll(&pfd, 1, static_cast<int>(left.count())) <= 0) {
         *error = "no 'listening on' line in time; log:\n" + p->Logs();
@@ -117,7 +122,8 @@ class ServerProcess {
   ~ServerProcess() {
     if (pid_ > 0) Terminate(std::chrono::seconds(10));
     if (stdout_fd_ >= 0) close(stdout_fd_);
-    if (!log_path_.empty() && std::getenv("MERIDIAN_KEEP_SERVER_LOGS") == nullptr) std::remove(log_path_.c_str());
+    if (!log_path_.empty() && std::getenv("MERIDIAN_KEEP_SERVER_LOGS") == nullptr)
+      std::remove(log_path_.c_str());
   }
 
   //! SIGTERM, then waits; SIGKILL past `timeout`. The exit status (-1 if it had to be killed).
@@ -221,7 +227,8 @@ class RawConnection {
     std::string out;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) break;
       pollfd pfd{fd_, POLLIN, 0};
       if (poll(&pfd, 1, static_cast<int>(left.count())) <= 0) break;

@@ -76,7 +76,16 @@ void Scheduler::Stop() {
     if (!seq->finished) Finish(*seq, FinishReason::kCancelled);
   }
   running_.clear();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_count_ = 0;
+  }
   for (auto& seq : waiting) Finish(*seq, FinishReason::kCancelled);
+}
+
+bool Scheduler::QueueFull() const {
+  const int32_t free_slots = std::max(0, options_.max_running - running_count_);
+  return static_cast<int32_t>(waiting_.size()) + 1 - free_slots > options_.max_waiting;
 }
 
 Result<uint64_t> Scheduler::Submit(GenerationRequest request) {
@@ -109,7 +118,9 @@ Result<uint64_t> Scheduler::Submit(GenerationRequest request) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Unavailable("the server is shutting down");
-    if (static_cast<int32_t>(waiting_.size()) >= options_.max_waiting) {
+    // The queue limit counts the requests that will actually wait: those beyond the running slots
+    // that are free now (the engine loop may not have admitted a burst yet).
+    if (QueueFull()) {
       return ResourceExhausted("the request queue is full (" + std::to_string(options_.max_waiting) +
                                " waiting); retry later");
     }
@@ -117,7 +128,7 @@ Result<uint64_t> Scheduler::Submit(GenerationRequest request) {
     seq->id = id;
     waiting_.push_back(std::move(seq));
     load_.waiting = static_cast<int32_t>(waiting_.size());
-    load_.saturated = load_.waiting >= options_.max_waiting;
+    load_.saturated = QueueFull();
   }
   wake_.notify_one();
   return id;
@@ -199,6 +210,7 @@ void Scheduler::Admit() {
       if (blocks_.BlocksFor(tokens) > blocks_.blocks_free()) return;
       seq = std::move(waiting_.front());
       waiting_.pop_front();
+      running_count_ = static_cast<int32_t>(running_.size()) + 1;  // the one being admitted
     }
     const int64_t tokens = seq->prompt_size() + static_cast<int64_t>(seq->req.max_tokens);
     Status s = blocks_.Reserve(seq->blocks, tokens);
@@ -229,6 +241,7 @@ bool Scheduler::Step() {
     }
   }
   for (auto& seq : dropped) {
+    seq->queue_seconds = std::chrono::duration<double>(now - seq->submitted).count();
     Finish(*seq, cancelled.count(seq->id) ? FinishReason::kCancelled : FinishReason::kDeadline,
            cancelled.count(seq->id) ? Status() : Status(StatusCode::kDeadlineExceeded, "deadline exceeded in queue"));
   }
@@ -305,6 +318,10 @@ bool Scheduler::Step() {
     }
     std::erase_if(running_, [](const auto& s) { return s->finished; });
   }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_count_ = static_cast<int32_t>(running_.size());
+  }
 
   // Publish the load report.
   {
@@ -317,7 +334,7 @@ bool Scheduler::Step() {
     load_.kv_blocks_total = blocks_.blocks_total();
     load_.prefill_tok_s = ewma_prefill_tok_s_;
     load_.decode_tok_s = ewma_decode_tok_s_;
-    load_.saturated = load_.waiting >= options_.max_waiting;
+    load_.saturated = QueueFull();
     double wait_s = 0.0;
     if (!waiting_.empty()) {
       wait_s += static_cast<double>(waiting_prompt_tokens) / std::max(ewma_prefill_tok_s_, 1.0);

@@ -55,7 +55,9 @@ struct GenerationRequest {
 
 struct SchedulerOptions {
   int32_t max_running = 16;       //!< sequences decoding at once
-  int32_t max_waiting = 64;       //!< queued requests before Submit refuses (429)
+  // Requests that may wait beyond the running slots free now; past it Submit refuses (429).
+  // 0 accepts only what can start at once.
+  int32_t max_waiting = 64;
   int32_t max_batch_tokens = 512; //!< tokens per forward step (decode tokens + prefill chunks)
 };
 
@@ -99,6 +101,7 @@ class Scheduler {
   void Finish(Sequence& seq, FinishReason reason, Status error = {});
   void Admit();
   void EmitToken(Sequence& seq, int32_t token);
+  bool QueueFull() const;  //!< whether one more request would wait past max_waiting; requires mu_
 
   const Model& model_;
   Backend& backend_;
@@ -111,6 +114,7 @@ class Scheduler {
   std::unordered_set<uint64_t> cancelled_;          //!< guarded by mu_
   bool stopping_ = false;                           //!< guarded by mu_
   uint64_t next_id_ = 1;                            //!< guarded by mu_
+  int32_t running_count_ = 0;                       //!< guarded by mu_ (admitted, not yet erased)
   LoadReport load_;                                 //!< guarded by mu_ (published each step)
 
   std::vector<std::unique_ptr<Sequence>> running_;  //!< engine thread only

@@ -152,18 +152,37 @@ TEST_F(SchedulerTest, RejectsWhatCanNeverFit) {
 }
 
 TEST_F(SchedulerTest, FullQueueRefusesAtOnce) {
+  // The queue limit counts requests beyond the free running slots: with 2 slots and 2 queue places,
+  // a burst of 4 is accepted before the engine loop has admitted anything, and the 5th is refused.
   auto backend = MakeBackend(256);
   SchedulerOptions so;
+  so.max_running = 2;
   so.max_waiting = 2;
   Scheduler sched(*model_, *backend, so);  // not started: nothing leaves the queue
   GenerationRequest req;
   req.prompt = Prompt(4, 2);
   req.max_tokens = 4;
-  EXPECT_TRUE(sched.Submit(req).ok());
-  EXPECT_TRUE(sched.Submit(req).ok());
-  auto third = sched.Submit(req);
-  EXPECT_EQ(third.status().code(), StatusCode::kResourceExhausted);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(sched.Submit(req).ok()) << i;
+    EXPECT_EQ(sched.Load().saturated, i == 3) << i;
+  }
+  auto fifth = sched.Submit(req);
+  EXPECT_EQ(fifth.status().code(), StatusCode::kResourceExhausted);
   EXPECT_TRUE(sched.Load().saturated);
+}
+
+TEST_F(SchedulerTest, ZeroQueueAcceptsOnlyWhatCanRunAtOnce) {
+  auto backend = MakeBackend(256);
+  SchedulerOptions so;
+  so.max_running = 2;
+  so.max_waiting = 0;
+  Scheduler sched(*model_, *backend, so);
+  GenerationRequest req;
+  req.prompt = Prompt(4, 5);
+  req.max_tokens = 4;
+  EXPECT_TRUE(sched.Submit(req).ok());
+  EXPECT_TRUE(sched.Submit(req).ok());
+  EXPECT_EQ(sched.Submit(req).status().code(), StatusCode::kResourceExhausted);
 }
 
 TEST_F(SchedulerTest, CancelFreesBlocksAndDeadlinesExpire) {

@@ -1,0 +1,21 @@
+// ServeOptions validation: the engine sizing and limits a server cannot start with.
+#include "server/server_options.h"
+
+namespace meridian::server {
+
+Status ServeOptions::Validate() const {
+  if (parallel < 1) return InvalidArgument("--parallel must be at least 1");
+  // Every request passes through the waiting queue on its way to a slot, so it needs room for one.
+  if (queue < 1) return InvalidArgument("--queue must be at least 1");
+  if (max_batch_tokens < 1) return InvalidArgument("--max-batch-tokens must be at least 1");
+  if (kv_cache_tokens < 0) return InvalidArgument("--kv-cache-tokens must not be negative");
+  if (kv_block_tokens < 1) return InvalidArgument("--kv-block-tokens must be at least 1");
+  if (default_max_tokens < 0) return InvalidArgument("--default-max-tokens must not be negative");
+  if (threads < 0) return InvalidArgument("--threads must not be negative");
+  if (!(request_timeout_s > 0))
+    return InvalidArgument("--request-timeout must be a positive number of seconds");
+  if (!(shutdown_grace_s >= 0)) return InvalidArgument("--shutdown-grace must not be negative");
+  return Status::Ok();
+}
+
+}  // namespace meridian::server
