@@ -12,6 +12,7 @@ packages=(
   nlohmann-json3-dev libtomlplusplus-dev libboost-dev libboost-system-dev
   libssl-dev libnghttp2-dev libmaxminddb-dev
   python3 curl nodejs npm
+  nghttp2-client nginx
 )
 if [ "${1:-}" = "--tools" ]; then
   packages+=(python3-numpy python3-torch sentencepiece python3-sentencepiece)

@@ -120,6 +120,10 @@ class Call : public ClientCall, public std::enable_shared_from_this<Call> {
  private:
   enum class TimerKind { kConnect, kFirstByte, kIdle };
 
+  static std::chrono::milliseconds Pick(std::chrono::milliseconds call, std::chrono::milliseconds client) {
+    return call.count() > 0 ? call : client;
+  }
+
   void Run() {
     if (done_) return;
     auto url = ParseUrl(request_.url);
@@ -174,7 +178,7 @@ class Call : public ClientCall, public std::enable_shared_from_this<Call> {
       }
     }
     reused_ = false;
-    ArmTimer(impl_->options.connect_timeout, TimerKind::kConnect);
+    ArmTimer(Pick(request_.connect_timeout, impl_->options.connect_timeout), TimerKind::kConnect);
     resolver_.async_resolve(url_.host, std::to_string(url_.port),
                             [self = shared_from_this()](const boost::system::error_code& ec,
                                                         tcp::resolver::results_type results) {
@@ -214,7 +218,8 @@ class Call : public ClientCall, public std::enable_shared_from_this<Call> {
     got_bytes_ = false;
     write_done_ = false;
     header_seen_ = false;
-    ArmTimer(impl_->options.first_byte_timeout, TimerKind::kFirstByte);
+    ArmTimer(Pick(request_.first_byte_timeout, impl_->options.first_byte_timeout), TimerKind::kFirstByte);
+    exchange_start_ = std::chrono::steady_clock::now();
     write_pending_ = true;
     asio::async_write(*socket_, asio::buffer(wire_),
                       asio::bind_executor(strand_, [self = shared_from_this(), connection = connection_](
@@ -263,7 +268,7 @@ class Call : public ClientCall, public std::enable_shared_from_this<Call> {
       return;
     }
     got_bytes_ = true;
-    ArmTimer(impl_->options.read_idle_timeout, TimerKind::kIdle);
+    ArmTimer(Pick(request_.read_idle_timeout, impl_->options.read_idle_timeout), TimerKind::kIdle);
     in_.append(buf_.data(), bytes);
     Parse();
   }
@@ -305,11 +310,13 @@ class Call : public ClientCall, public std::enable_shared_from_this<Call> {
     head.version = parser_->version();
     head.headers = parser_->headers();
     head.reused_connection = reused_;
+    head.head_latency = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - exchange_start_);
     if (callbacks_.on_headers) callbacks_.on_headers(head);
   }
 
   void FailTransport(const std::string& what) {
-    if (reused_ && !got_bytes_ && !retried_ && IsIdempotent(request_.method)) {
+    if (reused_ && !got_bytes_ && !retried_ && (IsIdempotent(request_.method) || request_.retry_stale_pooled)) {
       // The server probably closed this pooled connection while it sat idle: try a fresh one.
       retried_ = true;
       CloseSocket();
@@ -390,6 +397,7 @@ class Call : public ClientCall, public std::enable_shared_from_this<Call> {
   tcp::resolver resolver_;
   asio::steady_timer timer_;
   uint64_t timer_generation_ = 0;
+  std::chrono::steady_clock::time_point exchange_start_{};
   uint64_t connection_ = 0;  //!< bumped per exchange, so handlers of an abandoned socket are ignored
   std::unique_ptr<ResponseParser> parser_;
   std::string in_;

@@ -33,6 +33,14 @@ struct ClientRequest {
   std::string url;  //!< "http://host:port/path?query"
   Headers headers;  //!< Host, Content-Length and User-Agent are added unless present
   std::string body;
+  //! Per-call overrides of HttpClientOptions' timeouts (zero: the client's option).
+  std::chrono::milliseconds connect_timeout{0};
+  std::chrono::milliseconds first_byte_timeout{0};
+  std::chrono::milliseconds read_idle_timeout{0};
+  //! Also retry a non-idempotent request once on a fresh connection when a pooled connection
+  //! failed before any response byte (safe when the caller knows the server did not act on it, or
+  //! does not mind: the gateway's upstream calls).
+  bool retry_stale_pooled = false;
 };
 
 struct ClientResponse {
@@ -41,6 +49,8 @@ struct ClientResponse {
   Headers headers;
   std::string body;                //!< empty when the body was streamed to a callback
   bool reused_connection = false;  //!< the request went over a pooled connection
+  //! How long the exchange took from sending the request to the response head (excludes connect).
+  std::chrono::microseconds head_latency{0};
 };
 
 //! Callbacks of one asynchronous call. They run on one of the client's io threads, one at a time

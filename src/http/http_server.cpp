@@ -8,18 +8,27 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <condition_variable>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <future>
 #include <optional>
 #include <thread>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include "core/log.h"
+#include "http/connection_setup.h"
 #include "http/server_connection.h"
+#include "http/tls_context.h"
 #include "http/status_codes.h"
 
 namespace meridian::http {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+using detail::ConnectionSetup;
 using detail::ServerConnection;
 using detail::ServerCore;
 
@@ -84,6 +93,12 @@ Status HttpServer::Impl::ValidateOptions() const {
   if (o.io_threads == 0 || o.io_threads > 256) return InvalidArgument("http io_threads must be 1..256");
   if (o.max_header_bytes < 256) return InvalidArgument("http max_header_bytes must be at least 256");
   if (o.max_connections == 0) return InvalidArgument("http max_connections must be at least 1");
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    return InvalidArgument("TLS needs both a certificate chain file and a private key file (--tls-cert and --tls-key)");
+  }
+  if (o.http2_max_concurrent_streams == 0) {
+    return InvalidArgument("http2_max_concurrent_streams must be at least 1");
+  }
   if (o.max_queued_bytes_per_response < 1024) {
     return InvalidArgument("http max_queued_bytes_per_response must be at least 1024");
   }
@@ -91,7 +106,8 @@ Status HttpServer::Impl::ValidateOptions() const {
   for (auto [name, value] :
        {std::pair{"header_read_timeout", o.header_read_timeout},
         std::pair{"body_read_timeout", o.body_read_timeout}, std::pair{"idle_timeout", o.idle_timeout},
-        std::pair{"write_timeout", o.write_timeout}, std::pair{"linger_timeout", o.linger_timeout}}) {
+        std::pair{"write_timeout", o.write_timeout}, std::pair{"linger_timeout", o.linger_timeout},
+        std::pair{"tls_handshake_timeout", o.tls_handshake_timeout}}) {
     if (value <= milliseconds(0)) return InvalidArgument(std::string("http ") + name + " must be positive");
   }
   return Status::Ok();
@@ -102,6 +118,9 @@ Status HttpServer::Impl::Start() {
   if (started_) return InvalidArgument("http server already started");
   MERIDIAN_RETURN_IF_ERROR(ValidateOptions());
   const auto& o = core_.options;
+  if (!o.tls_cert_file.empty()) {
+    MERIDIAN_ASSIGN_OR_RETURN(core_.tls, MakeServerTlsContext({o.tls_cert_file, o.tls_key_file, o.http2}));
+  }
   std::string where = o.host + ":" + std::to_string(o.port);
   boost::system::error_code ec;
   tcp::resolver resolver(io_);
@@ -113,6 +132,12 @@ Status HttpServer::Impl::Start() {
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec && o.tcp_fast_open_queue > 0) {
+    int queue = o.tcp_fast_open_queue;
+    if (::setsockopt(acceptor_.native_handle(), IPPROTO_TCP, TCP_FASTOPEN, &queue, sizeof queue) != 0) {
+      log::Debug("TCP Fast Open not enabled on the listener", {{"error", std::strerror(errno)}});
+    }
+  }
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     boost::system::error_code ignored;
@@ -138,7 +163,9 @@ Status HttpServer::Impl::Start() {
   }
   log::Info("http server listening", {{"host", std::string_view(o.host)},
                                       {"port", static_cast<long long>(port_.load())},
-                                      {"io_threads", static_cast<long long>(o.io_threads)}});
+                                      {"io_threads", static_cast<long long>(o.io_threads)},
+                                      {"tls", core_.tls != nullptr},
+                                      {"http2", o.http2}});
   asio::post(accept_strand_, [this] { DoAccept(); });
   return Status::Ok();
 }
@@ -168,9 +195,17 @@ void HttpServer::Impl::OnAccept(const boost::system::error_code& ec, tcp::socket
   } else {
     core_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
     uint64_t id = next_connection_id_.fetch_add(1);
-    auto connection = std::make_shared<ServerConnection>(&core_, id, std::move(socket));
-    core_.Add(id, connection);
-    connection->Start();
+    boost::system::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);
+    if (core_.tls || core_.options.http2) {  // TLS handshake or h2c preface detection first
+      auto setup = std::make_shared<ConnectionSetup>(&core_, id, std::move(socket));
+      core_.Add(id, setup);
+      setup->Start();
+    } else {
+      auto connection = std::make_shared<ServerConnection>(&core_, id, detail::Transport(std::move(socket)));
+      core_.Add(id, connection);
+      connection->Start();
+    }
   }
   DoAccept();
 }

@@ -39,6 +39,24 @@ struct HttpServerOptions {
   size_t max_queued_bytes_per_response = 1 << 20;
   //! One JSON log line per request (method, path, status, bytes, duration, request id).
   bool access_log = true;
+
+  // ---- protocols (docs/http.md) ----
+  //! PEM certificate chain (leaf first) and private key: when both are set the listener speaks
+  //! TLS only (1.2 minimum, 1.3 when the client has it). Start fails with a message naming the
+  //! file when either is unreadable, not PEM, or the key does not match the certificate.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  //! A TLS handshake not finished within this is dropped (the connection is closed).
+  std::chrono::milliseconds tls_handshake_timeout{10'000};
+  //! HTTP/2: over TLS, ALPN offers "h2" before "http/1.1"; on a cleartext listener a connection
+  //! that starts with the HTTP/2 client preface is served as h2c (prior knowledge). HTTP/1.1
+  //! clients are served as before either way.
+  bool http2 = false;
+  //! SETTINGS_MAX_CONCURRENT_STREAMS: streams one HTTP/2 connection may have open; more are refused.
+  uint32_t http2_max_concurrent_streams = 100;
+  //! TCP Fast Open on the listener (queue of this many pending TFO requests; 0 disables). Where the
+  //! kernel refuses it, the server starts anyway and logs it at debug level.
+  int tcp_fast_open_queue = 256;
 };
 
 //! Counters since Start; safe to read from any thread.

@@ -17,12 +17,12 @@ struct Request {
   std::string target;  //!< the raw request-target, e.g. "/v1/models?limit=2"
   std::string path;    //!< the target's path, not percent-decoded, e.g. "/v1/models"
   std::string query;   //!< after '?', raw; empty when absent
-  int version = 11;    //!< 10 for HTTP/1.0, 11 for HTTP/1.1
+  int version = 11;    //!< 10 for HTTP/1.0, 11 for HTTP/1.1, 20 for HTTP/2
   Headers headers;
   std::string body;            //!< de-chunked; at most HttpServerOptions::max_body_bytes
   std::string remote_address;  //!< the peer, "127.0.0.1:54321" or "[::1]:54321"
   std::string request_id;      //!< the client's sane X-Request-Id, else a generated one
-  bool keep_alive = true;      //!< whether the client allows the connection to stay open
+  bool keep_alive = true;      //!< whether the client allows the connection to stay open (HTTP/2: true)
   std::chrono::steady_clock::time_point received_at{};  //!< when the last request byte arrived
 
   //! The percent-decoded value of the first query parameter `name` ('+' reads as a space);

@@ -75,7 +75,11 @@ std::string ResponseStream::BuildHeadLocked(int status, const Headers& headers, 
   if (auto connection = headers.Get("connection"); connection && HeaderHasToken(*connection, "close")) {
     close_after_ = true;
   }
-  chunked_ = streaming && context_.version >= 11;
+  chunked_ = streaming && context_.version >= 11 && !context_.http2;
+  if (context_.http2) {
+    BuildHttp2HeadLocked(headers, streaming, content_length);
+    return {};
+  }
   if (streaming && !chunked_) close_after_ = true;  // HTTP/1.0: the body ends when the connection does
 
   std::string head;
@@ -127,16 +131,52 @@ std::string ResponseStream::BuildHeadLocked(int status, const Headers& headers, 
   return head;
 }
 
-void ResponseStream::QueueLocked(std::string bytes) {
-  if (bytes.empty()) return;
-  queued_bytes_ += bytes.size();
-  pending_.push_back(std::move(bytes));
+void ResponseStream::BuildHttp2HeadLocked(const Headers& headers, bool streaming, size_t content_length) {
+  ResponseHead head;
+  head.status = status_;
+  head.body_forbidden = discard_body_;
+  bool has_server = false;
+  bool has_date = false;
+  for (const auto& [name, value] : headers) {
+    // Connection-specific fields are forbidden in HTTP/2 (RFC 9113 8.2.2).
+    if (IsFramingField(name) || EqualsIgnoreCase(name, "upgrade") || EqualsIgnoreCase(name, "te") ||
+        EqualsIgnoreCase(name, "proxy-connection")) {
+      continue;
+    }
+    if (!IsValidHeaderName(name) || !IsValidHeaderValue(value)) {
+      log::Warn("http handler set an invalid header field; dropped it", {{"field", std::string_view(name)}});
+      continue;
+    }
+    has_server = has_server || EqualsIgnoreCase(name, "server");
+    has_date = has_date || EqualsIgnoreCase(name, "date");
+    std::string lower(name);
+    for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    head.fields.emplace_back(std::move(lower), value);
+  }
+  if (!has_server) head.fields.emplace_back("server", "meridian");
+  if (!has_date) head.fields.emplace_back("date", HttpDateNow());
+  head.fields.emplace_back("x-request-id", context_.request_id);
+  if (!streaming && !StatusForbidsBody(status_)) {
+    head.fields.emplace_back("content-length", std::to_string(content_length));
+  }
+  pending_head_ = std::move(head);
+  WakeLocked();
+}
+
+void ResponseStream::WakeLocked() {
   if (!wake_pending_) {
     if (auto sink = sink_.lock()) {
       wake_pending_ = true;
       sink->Wake();
     }
   }
+}
+
+void ResponseStream::QueueLocked(std::string bytes) {
+  if (bytes.empty()) return;
+  queued_bytes_ += bytes.size();
+  pending_.push_back(std::move(bytes));
+  WakeLocked();
 }
 
 void ResponseStream::AbortLocked(std::string reason) {
@@ -275,6 +315,8 @@ ResponseStream::Output ResponseStream::TakeOutput() {
     out.abort = true;
     return out;
   }
+  out.head = std::move(pending_head_);
+  pending_head_.reset();
   out.chunks.swap(pending_);
   if (phase_ == Phase::kFinished && !last_taken_) {
     last_taken_ = true;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,16 @@ struct ResponseContext {
   std::string request_id;     //!< sent as X-Request-Id
   size_t max_queued_bytes =
       1 << 20;  //!< streamed bytes not yet written past which the client counts as too slow
+  //! An HTTP/2 stream: no HTTP/1 framing (no chunk sizes, no Connection field); the head goes
+  //! out as Output::head (lower-case field names, Content-Length only for whole responses).
+  bool http2 = false;
+};
+
+//! A response head as fields, for a connection that frames it itself (HTTP/2).
+struct ResponseHead {
+  int status = 0;
+  std::vector<Headers::Field> fields;  //!< lower-case names, valid values, no hop-by-hop fields
+  bool body_forbidden = false;         //!< HEAD request or a status that has no body
 };
 
 //! Thread-safety: the producer-side methods may be called from any thread, concurrently with the
@@ -58,7 +69,8 @@ class ResponseStream {
 
   // ---- connection side (its strand) ----
   struct Output {
-    std::vector<std::string> chunks;  //!< bytes to write, in order
+    std::optional<ResponseHead> head;  //!< HTTP/2 only: the head, sent before `chunks`
+    std::vector<std::string> chunks;   //!< bytes to write, in order (HTTP/2: body bytes only)
     bool last = false;                //!< once these are written, the response is complete
     bool abort = false;               //!< close the connection now; the response will not complete
   };
@@ -83,6 +95,8 @@ class ResponseStream {
   enum class Phase { kIdle, kStreaming, kFinished };
   std::string BuildHeadLocked(int status, const Headers& headers, bool streaming, size_t content_length);
   void QueueLocked(std::string bytes);
+  void WakeLocked();
+  void BuildHttp2HeadLocked(const Headers& headers, bool streaming, size_t content_length);
   void AbortLocked(std::string reason);
 
   const ResponseContext context_;
@@ -102,6 +116,7 @@ class ResponseStream {
   uint64_t body_bytes_ = 0;
   size_t queued_bytes_ = 0;
   std::vector<std::string> pending_;
+  std::optional<ResponseHead> pending_head_;  //!< HTTP/2: the head not yet taken
   std::vector<std::function<void()>> on_close_;
   std::string abort_reason_;
 };

@@ -14,14 +14,24 @@ using tcp = asio::ip::tcp;
 
 // ---- ServerCore ----
 
-void ServerCore::Add(uint64_t id, std::shared_ptr<ServerConnection> connection) {
+void ServerCore::Add(uint64_t id, std::shared_ptr<Connection> connection) {
   std::lock_guard lock(mutex);
   connections.emplace(id, std::move(connection));
 }
 
+bool ServerCore::Replace(uint64_t id, std::shared_ptr<Connection> connection) {
+  std::shared_ptr<Connection> previous;  // released after the lock
+  std::lock_guard lock(mutex);
+  auto it = connections.find(id);
+  if (it == connections.end()) return false;
+  previous = std::move(it->second);
+  it->second = std::move(connection);
+  return true;
+}
+
 void ServerCore::Remove(uint64_t id) {
   bool drained = false;
-  std::shared_ptr<ServerConnection> removed;  // released after the lock
+  std::shared_ptr<Connection> removed;  // released after the lock
   {
     std::lock_guard lock(mutex);
     auto it = connections.find(id);
@@ -38,9 +48,9 @@ size_t ServerCore::ActiveConnections() {
   return connections.size();
 }
 
-std::vector<std::shared_ptr<ServerConnection>> ServerCore::Snapshot() {
+std::vector<std::shared_ptr<Connection>> ServerCore::Snapshot() {
   std::lock_guard lock(mutex);
-  std::vector<std::shared_ptr<ServerConnection>> out;
+  std::vector<std::shared_ptr<Connection>> out;
   out.reserve(connections.size());
   for (const auto& [id, connection] : connections) out.push_back(connection);
   return out;
@@ -63,19 +73,20 @@ long long MillisSince(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-ServerConnection::ServerConnection(ServerCore* core, uint64_t id, tcp::socket socket)
+ServerConnection::ServerConnection(ServerCore* core, uint64_t id, Transport transport, std::string initial_bytes)
     : core_(core),
       id_(id),
-      socket_(std::move(socket)),
+      socket_(std::move(transport)),
       read_timer_(socket_.get_executor()),
       write_timer_(socket_.get_executor()),
-      parser_(RequestLimits{core->options.max_header_bytes, core->options.max_body_bytes}) {}
+      parser_(RequestLimits{core->options.max_header_bytes, core->options.max_body_bytes}),
+      in_(std::move(initial_bytes)) {}
 
 void ServerConnection::Start() {
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
     boost::system::error_code ec;
-    self->socket_.set_option(tcp::no_delay(true), ec);
-    auto endpoint = self->socket_.remote_endpoint(ec);
+    self->socket_.lowest_layer().set_option(tcp::no_delay(true), ec);
+    auto endpoint = self->socket_.lowest_layer().remote_endpoint(ec);
     self->remote_ = ec ? std::string("unknown") : FormatEndpoint(endpoint);
     self->draining_ = self->core_->draining.load();
     if (self->draining_) {
@@ -83,7 +94,12 @@ void ServerConnection::Start() {
       return;
     }
     self->ArmReadTimer(self->core_->options.header_read_timeout, ReadTimer::kHeader);
-    self->StartRead();
+    if (self->in_.empty()) {
+      self->StartRead();
+    } else {
+      self->request_started_ = true;  // protocol detection read the first bytes already
+      self->ProcessInput();
+    }
   });
 }
 
@@ -114,7 +130,7 @@ void ServerConnection::StartRead() {
   size_t pipelined_limit = std::max<size_t>(64 * 1024, core_->options.max_header_bytes);
   if (phase_ == Phase::kHandling && in_.size() >= pipelined_limit) return;
   read_pending_ = true;
-  socket_.async_read_some(asio::buffer(read_buf_),
+  socket_.AsyncReadSome(asio::buffer(read_buf_),
                           [self = shared_from_this()](const boost::system::error_code& ec, size_t bytes) {
                             self->OnRead(ec, bytes);
                           });
@@ -292,7 +308,7 @@ void ServerConnection::Flush() {
   std::vector<asio::const_buffer> buffers;
   buffers.reserve(out_.size());
   for (const auto& chunk : out_) buffers.emplace_back(chunk.data(), chunk.size());
-  asio::async_write(socket_, buffers,
+  socket_.AsyncWrite(buffers,
                     [self = shared_from_this()](const boost::system::error_code& ec, size_t bytes) {
                       self->OnWrite(ec, bytes);
                     });
@@ -342,7 +358,7 @@ void ServerConnection::BeginLinger() {
   phase_ = Phase::kLingering;
   in_.clear();
   boost::system::error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  socket_.ShutdownSend(ec);
   if (ec) {
     CloseNow("");
     return;
@@ -358,9 +374,7 @@ void ServerConnection::CloseNow(const std::string& reason) {
   CancelReadTimer();
   ++write_timer_generation_;
   write_timer_.cancel();
-  boost::system::error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  socket_.Close();
   std::vector<std::function<void()>> callbacks;
   if (response_in_flight) {
     callbacks = current_->MarkClosed(/*response_written=*/false);

@@ -20,16 +20,32 @@
 #include "http/http_server.h"
 #include "http/request_parser.h"
 #include "http/response_stream.h"
+#include "http/transport.h"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace meridian::http::detail {
 
-class ServerConnection;
+//! One accepted connection as the server's registry sees it: HTTP/1.1, HTTP/2, or one still in
+//! its TLS handshake or protocol detection. Both methods only post to the connection's strand.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  //! The server is draining: close if idle, else close after the current responses.
+  virtual void BeginDrain() = 0;
+  //! The grace period is over: close now.
+  virtual void ForceClose() = 0;
+};
 
 //! What connections share with their server. Outlives every connection's activity: the server
 //! stops only when the registry is empty.
 struct ServerCore {
   HttpServerOptions options;
   Router router;
+  //! Set when the server terminates TLS (HttpServerOptions::tls_cert_file); immutable after Start.
+  std::shared_ptr<boost::asio::ssl::context> tls;
   std::atomic<bool> draining{false};
   std::atomic<uint64_t> connections_accepted{0};
   std::atomic<uint64_t> connections_rejected{0};
@@ -37,28 +53,32 @@ struct ServerCore {
   std::atomic<uint64_t> requests_rejected{0};
 
   std::mutex mutex;  //!< guards `connections`
-  std::unordered_map<uint64_t, std::shared_ptr<ServerConnection>> connections;
+  std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections;
   //! Called (from any io thread, no lock held) when the last connection left while draining.
   std::function<void()> on_drained;
 
-  void Add(uint64_t id, std::shared_ptr<ServerConnection> connection);
+  void Add(uint64_t id, std::shared_ptr<Connection> connection);
+  //! Hands the registry slot `id` to the connection that takes over the socket (after the TLS
+  //! handshake or protocol detection); false if the slot is gone.
+  bool Replace(uint64_t id, std::shared_ptr<Connection> connection);
   void Remove(uint64_t id);
   size_t ActiveConnections();
-  std::vector<std::shared_ptr<ServerConnection>> Snapshot();
+  std::vector<std::shared_ptr<Connection>> Snapshot();
 };
 
 //! Thread-safety: every member function except Wake, BeginDrain and ForceClose runs on the
 //! connection's strand (the executor of its socket); those three only post to it.
-class ServerConnection : public ResponseSink, public std::enable_shared_from_this<ServerConnection> {
+class ServerConnection : public Connection,
+                         public ResponseSink,
+                         public std::enable_shared_from_this<ServerConnection> {
  public:
-  ServerConnection(ServerCore* core, uint64_t id, boost::asio::ip::tcp::socket socket);
+  //! `initial_bytes`: input already read from the transport (by protocol detection).
+  ServerConnection(ServerCore* core, uint64_t id, Transport transport, std::string initial_bytes = {});
 
   //! Starts reading; call once after registering the connection.
   void Start();
-  //! The server is draining: close if idle, else close after the current response.
-  void BeginDrain();
-  //! The grace period is over: close now.
-  void ForceClose();
+  void BeginDrain() override;
+  void ForceClose() override;
   void Wake() override;
 
  private:
@@ -83,7 +103,7 @@ class ServerConnection : public ResponseSink, public std::enable_shared_from_thi
 
   ServerCore* const core_;
   const uint64_t id_;
-  boost::asio::ip::tcp::socket socket_;
+  Transport socket_;
   boost::asio::steady_timer read_timer_;
   boost::asio::steady_timer write_timer_;
   uint64_t read_timer_generation_ = 0;
