@@ -108,7 +108,8 @@ TEST(TokenizerJson, Llama3StyleByteLevel) {
 TEST(TokenizerJson, Gpt2StyleByteLevel) {
   TempDir dir;
   json j;
-  j["added_tokens"] = {AddedToken(259, "<|endoftext|>", true)};
+  // json::array, not a braced list: with one element, clang reads {x} as a copy of x (CWG 2137).
+  j["added_tokens"] = json::array({AddedToken(259, "<|endoftext|>", true)});
   j["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}};
   j["post_processor"] = {{"type", "ByteLevel"}};
   j["decoder"] = {{"type", "ByteLevel"}};
