@@ -48,4 +48,25 @@ std::unique_ptr<engine::Model> LoadModelOrExplain(const std::string& path, const
   return std::move(*model);
 }
 
+void AddBackendFlags(FlagSet& flags, BackendFlags* values) {
+  flags.String("backend", &values->backend, "cpu or cuda (an NVIDIA GPU; see docs/cuda.md)");
+  flags.Float("gpu-memory-fraction", &values->gpu_memory_fraction,
+              "cuda: share of the GPU memory for weights, KV cache and scratch (0-1]");
+}
+
+bool ApplyBackendFlags(const BackendFlags& values, engine::BackendOptions* options, const char* command) {
+  auto kind = engine::BackendKindFromName(values.backend);
+  if (!kind.ok()) {
+    std::fprintf(stderr, "%s: --backend: %s\n", command, kind.status().message().c_str());
+    return false;
+  }
+  if (!(values.gpu_memory_fraction > 0.0f && values.gpu_memory_fraction <= 1.0f)) {
+    std::fprintf(stderr, "%s: --gpu-memory-fraction must be in (0, 1]\n", command);
+    return false;
+  }
+  options->kind = *kind;
+  options->gpu_memory_fraction = values.gpu_memory_fraction;
+  return true;
+}
+
 }  // namespace meridian::cli

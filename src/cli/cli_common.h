@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "core/flags.h"
+#include "engine/backend/backend.h"
 #include "engine/model/model.h"
 
 namespace meridian::cli {
@@ -17,6 +19,15 @@ std::string DefaultModelPath();
 
 //! Loads a model (or prints why not to stderr and returns nullptr). `quantize` is "", "q8_0".
 std::unique_ptr<engine::Model> LoadModelOrExplain(const std::string& path, const std::string& quantize);
+
+//! --backend and --gpu-memory-fraction, shared by the subcommands that run a model.
+struct BackendFlags {
+  std::string backend = "cpu";
+  float gpu_memory_fraction = 0.9f;
+};
+void AddBackendFlags(FlagSet& flags, BackendFlags* values);
+//! Sets options->kind and gpu_memory_fraction; prints "`command`: why" and returns false if invalid.
+bool ApplyBackendFlags(const BackendFlags& values, engine::BackendOptions* options, const char* command);
 
 inline double NowSeconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();

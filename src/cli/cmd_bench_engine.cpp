@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <numeric>
 #include <string>
+#include <vector>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
@@ -90,6 +92,7 @@ int RunBenchEngine(int argc, char** argv) {
   std::string model_path = DefaultModelPath();
   std::string quantize;
   int32_t threads = 0;
+  int32_t tensor_parallel = 1;
   int32_t decode_steps = 64;
   int32_t repeats = 3;
   bool json = false;
@@ -97,10 +100,31 @@ int RunBenchEngine(int argc, char** argv) {
   flags.String("model", &model_path, "GGUF file or Hugging Face model directory");
   flags.String("quantize", &quantize, "quantize weights at load time (q8_0)");
   flags.Int32("threads", &threads, "CPU threads (0: all cores)");
+  flags.Int32("tensor-parallel", &tensor_parallel, "ranks splitting every layer (docs/tensor-parallel.md)");
   flags.Int32("decode-steps", &decode_steps, "tokens decoded per measurement");
   flags.Int32("repeats", &repeats, "measurements per figure (the best is reported)");
   flags.Bool("json", &json, "print JSON");
+  std::string batch_list;
+  int32_t batch_prompt = 512, batch_new = 128;
+  flags.String("batches", &batch_list, "also measure these sequence counts together, e.g. 16,64 (each "
+               "--batch-prompt tokens of prompt, then --batch-new tokens decoded together)");
+  flags.Int32("batch-prompt", &batch_prompt, "prompt tokens per sequence for --batches");
+  flags.Int32("batch-new", &batch_new, "tokens decoded per sequence for --batches");
+  BackendFlags backend_flags;
+  AddBackendFlags(flags, &backend_flags);
   if (int rc = HandleFlags(flags, argc, argv); rc >= 0) return rc;
+  std::vector<int32_t> batches;
+  for (size_t at = 0; at < batch_list.size();) {
+    size_t comma = batch_list.find(',', at);
+    if (comma == std::string::npos) comma = batch_list.size();
+    const int32_t b = std::atoi(batch_list.substr(at, comma - at).c_str());
+    if (b < 1 || b > 4096) {
+      std::fprintf(stderr, "meridian bench-engine: --batches: bad count in '%s'\n", batch_list.c_str());
+      return 2;
+    }
+    batches.push_back(b);
+    at = comma + 1;
+  }
   if (decode_steps < 1 || repeats < 1) {
     std::fprintf(stderr, "meridian bench-engine: --decode-steps and --repeats must be positive\n");
     return 2;
@@ -112,9 +136,13 @@ int RunBenchEngine(int argc, char** argv) {
   const engine::LlamaConfig& c = model->config();
   engine::BackendOptions bo;
   bo.n_threads = threads;
+  bo.tensor_parallel = tensor_parallel;
   const int32_t kBatch = 8;
   bo.kv_cache_tokens = std::min<int64_t>(c.context_length, 1024) * kBatch + 1024;
-  auto backend_or = engine::MakeCpuBackend(*model, bo);
+  const int32_t max_batch = batches.empty() ? 0 : *std::max_element(batches.begin(), batches.end());
+  bo.kv_cache_tokens = std::max<int64_t>(bo.kv_cache_tokens, int64_t{max_batch} * (batch_prompt + batch_new + 272));
+  if (!ApplyBackendFlags(backend_flags, &bo, "meridian bench-engine")) return 2;
+  auto backend_or = engine::MakeBackend(*model, bo);
   if (!backend_or.ok()) {
     std::fprintf(stderr, "meridian bench-engine: %s\n", backend_or.status().message().c_str());
     return 1;
@@ -122,7 +150,7 @@ int RunBenchEngine(int argc, char** argv) {
   engine::Backend& backend = **backend_or;
   // Touch every weight page once so that the load figure counts the whole model resident.
   engine::KvBlockAllocator alloc(backend.kv_blocks_total(), backend.kv_block_tokens());
-  std::vector<float> logits(static_cast<size_t>(c.n_vocab) * kBatch);
+  std::vector<float> logits(static_cast<size_t>(c.n_vocab) * std::max(kBatch, max_batch));
   auto fail = [](const Status& s) {
     std::fprintf(stderr, "meridian bench-engine: %s\n", s.message().c_str());
     return 1;
@@ -141,7 +169,14 @@ int RunBenchEngine(int argc, char** argv) {
   const double rss_loaded = ResidentMiB();
 
   engine::cpu::ThreadPool bw_pool(threads > 0 ? threads : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)));
-  const double bandwidth = engine::cpu::MeasureReadBandwidthGBs(bw_pool);
+  double bandwidth = 0.0;
+  if (bo.kind == engine::BackendKind::kCuda) {
+    auto gpu_bw = engine::MeasureGpuCopyBandwidthGBs();
+    if (!gpu_bw.ok()) return fail(gpu_bw.status());
+    bandwidth = *gpu_bw;
+  } else {
+    bandwidth = engine::cpu::MeasureReadBandwidthGBs(bw_pool);
+  }
 
   // Prefill throughput for 128- and 512-token prompts (best of `repeats`).
   auto prefill_rate = [&](int32_t n) -> Result<double> {
@@ -183,22 +218,50 @@ int RunBenchEngine(int argc, char** argv) {
   auto d8 = decode_rate(kBatch);
   if (!d8.ok()) return fail(d8.status());
 
+  // Many sequences together: each prefilled alone, then decoded in one batch (greedy).
+  std::string batch_json;
+  for (int32_t b : batches) {
+    std::vector<Sequence> seqs;
+    double prefill_s = 0.0;
+    for (int32_t i = 0; i < b; ++i) {
+      seqs.push_back({PromptIds(batch_prompt, c.n_vocab, 1000 + i), {}, 0});
+      auto t = Prefill(backend, alloc, seqs.back(), logits);
+      if (!t.ok()) return fail(t.status());
+      prefill_s += *t;
+    }
+    auto t = DecodeTogether(backend, seqs, batch_new, c.n_vocab, logits);
+    for (auto& sq : seqs) alloc.Release(sq.blocks);
+    if (!t.ok()) return fail(t.status());
+    char item[256];
+    std::snprintf(item, sizeof item, "%s{\"sequences\":%d,\"prompt\":%d,\"new\":%d,\"decode_tok_s\":%.1f,"
+                  "\"prefill_s\":%.3f,\"total_tok_s\":%.1f}", batch_json.empty() ? "" : ",", b, batch_prompt,
+                  batch_new, static_cast<double>(b) * batch_new / *t, prefill_s,
+                  static_cast<double>(b) * (batch_prompt + batch_new) / (prefill_s + *t));
+    batch_json += item;
+    if (!json) {
+      std::printf("%d sequences: decode %.1f tok/s together (prefill %.3f s)\n", b,
+                  static_cast<double>(b) * batch_new / *t, prefill_s);
+    }
+  }
+
   struct stat st{};
   const double file_mib = stat(model_path.c_str(), &st) == 0 && S_ISREG(st.st_mode) ? st.st_size / 1048576.0 : 0.0;
   const double bytes_per_token = static_cast<double>(model->WeightBytesPerToken());
   const double fraction = bytes_per_token * *d1 / (bandwidth * 1e9);
-  char out[2048];
+  char out[4096];
   std::snprintf(out, sizeof out,
                 "{\"model\":\"%s\",\"dtype\":\"%s\",\"backend\":\"%s\",\"isa\":\"%s\",\"threads\":%d,"
                 "\"weight_bytes_per_token\":%.0f,\"bandwidth_gb_s\":%.2f,"
                 "\"decode_tok_s\":%.2f,\"decode_bandwidth_fraction\":%.3f,"
                 "\"prefill_tok_s\":{\"128\":%.1f,\"%d\":%.1f},\"prefill_128_tok_s\":%.1f,\"prefill_512_tok_s\":%.1f,"
                 "\"batch8_decode_tok_s\":%.2f,\"batch8_speedup\":%.2f,"
-                "\"rss_before_load_mib\":%.1f,\"rss_after_load_mib\":%.1f,\"file_mib\":%.1f,\"kv_cache_mib\":%.1f}",
+                "\"rss_before_load_mib\":%.1f,\"rss_after_load_mib\":%.1f,\"file_mib\":%.1f,\"kv_cache_mib\":%.1f,"
+                "\"ttft_%d_ms\":%.2f,\"decode_bound_tok_s\":%.1f,\"batches\":[%s]}",
                 model_path.c_str(), engine::DTypeName(model->main_dtype()), backend.name().c_str(),
                 engine::cpu::IsaName(engine::cpu::ActiveIsa()), static_cast<int>(bw_pool.size()), bytes_per_token,
                 bandwidth, *d1, fraction, *p128, long_prompt, *p512, *p128, *p512, *d8, *d8 / *d1, rss_before,
-                rss_loaded, file_mib, backend.kv_bytes() / 1048576.0);
+                rss_loaded, file_mib, backend.kv_bytes() / 1048576.0, long_prompt, 1000.0 * long_prompt / *p512,
+                bandwidth * 1e9 / bytes_per_token, batch_json.c_str());
   if (json) {
     std::printf("%s\n", out);
   } else {

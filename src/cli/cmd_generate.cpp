@@ -16,6 +16,7 @@ int RunGenerate(int argc, char** argv) {
   std::string quantize;
   int32_t max_tokens = 128;
   int32_t threads = 0;
+  int32_t tensor_parallel = 1;
   int64_t seed = 0;
   bool no_bos = false;
   engine::GenerateOptions options;
@@ -33,8 +34,11 @@ int RunGenerate(int argc, char** argv) {
   flags.StringList("stop", &options.stop, "stop string (repeatable)");
   flags.Int("seed", &seed, "random seed (same seed and input: same output)");
   flags.Int32("threads", &threads, "CPU threads (0: all cores)");
+  flags.Int32("tensor-parallel", &tensor_parallel, "ranks splitting every layer (docs/tensor-parallel.md)");
   flags.String("quantize", &quantize, "quantize weights at load time (q8_0)");
   flags.Bool("no-bos", &no_bos, "do not prepend the BOS token");
+  BackendFlags backend_flags;
+  AddBackendFlags(flags, &backend_flags);
   if (int rc = HandleFlags(flags, argc, argv); rc >= 0) return rc;
   if (!flags.WasSet("prompt")) {
     std::fprintf(stderr, "meridian generate: --prompt is required\n");
@@ -56,8 +60,10 @@ int RunGenerate(int argc, char** argv) {
   if (!model) return 1;
   engine::BackendOptions bo;
   bo.n_threads = threads;
+  bo.tensor_parallel = tensor_parallel;
   bo.kv_cache_tokens = model->config().context_length;
-  auto backend = engine::MakeCpuBackend(*model, bo);
+  if (!ApplyBackendFlags(backend_flags, &bo, "meridian generate")) return 2;
+  auto backend = engine::MakeBackend(*model, bo);
   if (!backend.ok()) {
     std::fprintf(stderr, "meridian generate: %s\n", backend.status().message().c_str());
     return 1;

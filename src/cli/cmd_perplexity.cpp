@@ -21,6 +21,7 @@ int RunPerplexity(int argc, char** argv) {
   std::string quantize;
   int32_t ctx = 512;
   int32_t threads = 0;
+  int32_t tensor_parallel = 1;
   int32_t max_chunks = 0;
   bool json = false;
   FlagSet flags("meridian perplexity --file TEXT [flags]");
@@ -29,8 +30,11 @@ int RunPerplexity(int argc, char** argv) {
   flags.Int32("ctx", &ctx, "window length in tokens");
   flags.Int32("chunks", &max_chunks, "score at most this many windows (0: all)");
   flags.Int32("threads", &threads, "CPU threads (0: all cores)");
+  flags.Int32("tensor-parallel", &tensor_parallel, "ranks splitting every layer (docs/tensor-parallel.md)");
   flags.String("quantize", &quantize, "quantize weights at load time (q8_0)");
   flags.Bool("json", &json, "print the result as JSON");
+  BackendFlags backend_flags;
+  AddBackendFlags(flags, &backend_flags);
   if (int rc = HandleFlags(flags, argc, argv); rc >= 0) return rc;
   if (file.empty()) {
     std::fprintf(stderr, "meridian perplexity: --file is required\n");
@@ -73,8 +77,10 @@ int RunPerplexity(int argc, char** argv) {
 
   engine::BackendOptions bo;
   bo.n_threads = threads;
+  bo.tensor_parallel = tensor_parallel;
   bo.kv_cache_tokens = ctx;
-  auto backend = engine::MakeCpuBackend(*model, bo);
+  if (!ApplyBackendFlags(backend_flags, &bo, "meridian perplexity")) return 2;
+  auto backend = engine::MakeBackend(*model, bo);
   if (!backend.ok()) {
     std::fprintf(stderr, "meridian perplexity: %s\n", backend.status().message().c_str());
     return 1;

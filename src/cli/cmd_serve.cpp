@@ -34,6 +34,9 @@ int RunServe(int argc, char** argv) {
   flags.String("host", &o.http.host, "address to listen on");
   flags.Int32("port", &port, "port to listen on (0: a free port, printed on stdout)");
   flags.Int32("threads", &o.threads, "engine CPU threads (0: all cores, less two with 8 or more)");
+  flags.Int32("tensor-parallel", &o.tensor_parallel, "ranks splitting every layer (docs/tensor-parallel.md)");
+  flags.String("backend", &o.backend, "cpu or cuda (an NVIDIA GPU; see docs/cuda.md)");
+  flags.Double("gpu-memory-fraction", &o.gpu_memory_fraction, "cuda: share of GPU memory for weights, KV and scratch");
   flags.Int("io-threads", &io_threads, "threads for sockets and request handlers");
   flags.Int32("parallel", &o.parallel, "sequences decoding at once (continuous batching)");
   flags.Int32("queue", &o.queue, "requests waiting for a free slot; past it: 429 with Retry-After");
@@ -57,6 +60,9 @@ int RunServe(int argc, char** argv) {
   flags.String("api-key-file", &o.api_key_file,
                "file of API keys, one per line (default: no authentication)");
   flags.Bool("access-log", &o.access_log, "also write the HTTP layer's access line per request");
+  flags.String("tls-cert", &o.http.tls_cert_file, "PEM certificate chain: serve HTTPS (TLS 1.2+, 1.3 preferred)");
+  flags.String("tls-key", &o.http.tls_key_file, "PEM private key of --tls-cert");
+  flags.Bool("http2", &o.http.http2, "HTTP/2: h2 over TLS (ALPN) and h2c with prior knowledge");
   flags.String("log-level", &log_level, "debug, info, warn or error");
   if (int rc = HandleFlags(flags, argc, argv); rc >= 0) return rc;
 
@@ -95,13 +101,14 @@ int RunServe(int argc, char** argv) {
   if (Status s = o.Validate(); !s.ok()) return fail(s.message());
 
   const std::string host = o.http.host;
+  const char* scheme = o.http.tls_cert_file.empty() ? "http" : "https";
   server::RegionServer server(std::move(o));
   if (Status s = server.Start(); !s.ok()) {
     std::fprintf(stderr, "meridian serve: %s\n", s.message().c_str());
     return 1;
   }
   const bool ipv6 = host.find(':') != std::string::npos;
-  std::printf("meridian serve: listening on http://%s%s%s:%u\n", ipv6 ? "[" : "", host.c_str(),
+  std::printf("meridian serve: listening on %s://%s%s%s:%u\n", scheme, ipv6 ? "[" : "", host.c_str(),
               ipv6 ? "]" : "", static_cast<unsigned>(server.port()));
   std::fflush(stdout);
   if (Status s = server.InstallSignalHandlers(); !s.ok()) {

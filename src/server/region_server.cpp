@@ -3,6 +3,7 @@
 
 #include "core/log.h"
 #include "server/api_handlers.h"
+#include "server/gpu_metrics.h"
 
 namespace meridian::server {
 
@@ -40,6 +41,7 @@ Status RegionServer::Start() {
     const ServingEngine* engine = ctx->engine();
     ctx->metrics().UpdateLoad(engine ? engine->scheduler().Load() : engine::LoadReport{}, engine != nullptr);
   });
+  if (options_.backend == "cuda") EnableGpuMetrics(ctx->registry());  // NVML gauges, when the driver has it
 
   http::Router router;
   RegisterApiRoutes(router, *ctx);

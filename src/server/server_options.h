@@ -17,6 +17,9 @@ struct ServeOptions {
   std::string quantize;       //!< "" or "q8_0": quantize F32/F16 weights at load time
 
   int32_t threads = 0;             //!< engine CPU threads (0: DefaultEngineThreads())
+  int32_t tensor_parallel = 1;     //!< ranks splitting every layer (docs/tensor-parallel.md)
+  std::string backend = "cpu";     //!< "cpu" or "cuda"
+  double gpu_memory_fraction = 0.9;  //!< cuda: share of GPU memory for weights + KV + scratch
   int32_t parallel = 8;            //!< sequences decoding at once
   int32_t queue = 64;              //!< requests waiting for a slot before 429
   int32_t max_batch_tokens = 512;  //!< tokens per engine step (decode + prefill chunks)
@@ -29,7 +32,7 @@ struct ServeOptions {
   std::string api_key_file;        //!< one key per line; empty: no authentication
   bool access_log = false;         //!< also the http library's own access line (adds a line per request)
 
-  http::HttpServerOptions http;  //!< host, port, io threads, header/body limits and timeouts
+  http::HttpServerOptions http;  //!< host, port, io threads, limits, timeouts, TLS (--tls-cert/--tls-key), --http2
 
   //! InvalidArgument naming the flag of the first value out of range (checked before binding).
   Status Validate() const;

@@ -44,12 +44,15 @@ Result<std::unique_ptr<ServingEngine>> ServingEngine::Load(const ServeOptions& o
 
   engine::BackendOptions bo;
   bo.n_threads = options.threads > 0 ? options.threads : DefaultEngineThreads();
+  bo.tensor_parallel = options.tensor_parallel;
   bo.kv_block_tokens = options.kv_block_tokens;
   bo.kv_cache_tokens = options.kv_cache_tokens > 0
                            ? options.kv_cache_tokens
                            : static_cast<int64_t>(options.parallel) * config.context_length;
-  auto backend = engine::MakeCpuBackend(*e->model_, bo);
-  if (!backend.ok()) return backend.status().WithContext("cannot start the CPU backend");
+  bo.kind = options.backend == "cuda" ? engine::BackendKind::kCuda : engine::BackendKind::kCpu;
+  bo.gpu_memory_fraction = options.gpu_memory_fraction;
+  auto backend = engine::MakeBackend(*e->model_, bo);
+  if (!backend.ok()) return backend.status().WithContext("cannot start the " + options.backend + " backend");
   e->backend_ = std::move(*backend);
 
   auto prompts = PromptBuilder::Create(e->model_->tokenizer(), options.chat_template);

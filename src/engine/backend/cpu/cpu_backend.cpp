@@ -1,4 +1,5 @@
-// CpuBackend: validation, the per-layer llama forward pass, and the factory.
+// CpuBackend: validation, the per-layer llama forward pass (whole or one tensor-parallel rank's
+// share), and the factory.
 #include "engine/backend/cpu/cpu_backend.h"
 
 #include <sys/mman.h>
@@ -8,16 +9,39 @@
 #include <cmath>
 
 #include "engine/backend/cpu/kernels/kernels.h"
+#include "engine/parallel/tensor_parallel_backend.h"
 
 namespace meridian::engine::cpu {
+namespace {
 
-CpuBackend::CpuBackend(const Model& model, const BackendOptions& options, int32_t n_blocks)
+parallel::ShardPlan WholePlan(const LlamaConfig& c) {
+  parallel::ShardPlan p;
+  p.head_dim = c.head_dim;
+  p.heads = {0, c.n_heads};
+  p.kv_heads = {0, c.n_kv_heads};
+  p.ffn = {0, c.ffn_dim};
+  p.vocab = {0, c.n_vocab};
+  return p;
+}
+
+}  // namespace
+
+CpuBackend::CpuBackend(const Model& model, const BackendOptions& options, int32_t n_blocks, RankShard shard)
     : model_(model),
       config_(model.config()),
+      rank_weights_(std::move(shard.weights)),
+      weights_(rank_weights_ != nullptr ? rank_weights_->weights() : model.weights()),
+      plan_(rank_weights_ != nullptr ? shard.plan : WholePlan(config_)),
+      comm_(rank_weights_ != nullptr ? shard.comm : nullptr),
+      n_heads_(static_cast<int32_t>(plan_.heads.size)),
+      n_kv_heads_(static_cast<int32_t>(plan_.kv_heads.size)),
+      q_dim_(plan_.heads.size * config_.head_dim),
+      kv_dim_(plan_.kv_heads.size * config_.head_dim),
+      ffn_dim_(plan_.ffn.size),
       pool_(options.n_threads),
       block_tokens_(options.kv_block_tokens),
       n_blocks_(n_blocks),
-      kv_floats_(static_cast<uint64_t>(n_blocks) * config_.n_layers * 2 * options.kv_block_tokens * config_.kv_dim()) {
+      kv_floats_(static_cast<uint64_t>(n_blocks) * config_.n_layers * 2 * options.kv_block_tokens * kv_dim_) {
   // aligned_alloc leaves pages untouched: the cache costs resident memory only as it fills.
   kv_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, (kv_floats_ * sizeof(float) + 63) / 64 * 64)));
   const int32_t half = config_.head_dim / 2;
@@ -33,17 +57,22 @@ CpuBackend::CpuBackend(const Model& model, const BackendOptions& options, int32_
 }
 
 void CpuBackend::PackWeights() {
-  const ModelWeights& w = model_.weights();
+  const ModelWeights& w = weights_;
   std::vector<const WeightTensor*> matrices = {&w.output};
   for (const auto& l : w.layers) {
     for (const WeightTensor* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) matrices.push_back(t);
   }
   const long page = sysconf(_SC_PAGESIZE);
   for (const WeightTensor* t : matrices) {
-    if (t->dtype != DType::kQ8_0 || packed_.count(t->data)) continue;
+    if (t->dtype != DType::kQ8_0 || packed_.count(t)) continue;
     PackedQ8Weights packed = PackQ8_0(*t, &pool_);
     if (packed.rows() == 0) continue;
-    packed_.emplace(t->data, std::move(packed));
+    packed_.emplace(t, std::move(packed));
+    // A rank's column slice is a copy of its own: the packed one replaces it.
+    if (rank_weights_ != nullptr && rank_weights_->Owns(*t)) {
+      rank_weights_->ReleaseOwned(*t);
+      continue;
+    }
     // The original stays readable (file-backed pages fault back in if read, e.g. embedding rows),
     // but is no longer resident twice. Owned (anonymous) buffers are left alone.
     if (model_.IsFileMapped(t->data, t->n_bytes())) {
@@ -56,7 +85,7 @@ void CpuBackend::PackWeights() {
 }
 
 void CpuBackend::Project(const WeightTensor& w, const float* x, int64_t m, float* y, int64_t ldy) {
-  if (auto it = packed_.find(w.data); it != packed_.end()) {
+  if (auto it = packed_.find(&w); it != packed_.end()) {
     MatMul(it->second, x, m, y, ldy, pool_);
   } else {
     MatMul(w, x, m, y, ldy, pool_);
@@ -94,12 +123,12 @@ void CpuBackend::EnsureScratch(int64_t n) {
   auto grow = [n](std::vector<float>& v, int64_t width) { v.resize(static_cast<size_t>(n * width)); };
   grow(x_, config_.dim);
   grow(xn_, config_.dim);
-  grow(q_, config_.q_dim());
-  grow(k_, config_.kv_dim());
-  grow(v_, config_.kv_dim());
-  grow(attn_, config_.q_dim());
-  grow(gate_, config_.ffn_dim);
-  grow(up_, config_.ffn_dim);
+  grow(q_, q_dim_);
+  grow(k_, kv_dim_);
+  grow(v_, kv_dim_);
+  grow(attn_, q_dim_);
+  grow(gate_, ffn_dim_);
+  grow(up_, ffn_dim_);
   token_pos_.resize(static_cast<size_t>(n));
   token_step_.resize(static_cast<size_t>(n));
   scratch_tokens_ = n;
@@ -127,7 +156,7 @@ void CpuBackend::ApplyRope(float* vec, int32_t n_heads, int32_t pos) const {
 }
 
 void CpuBackend::Attention(int32_t layer, std::span<const SequenceStep> steps) {
-  const int32_t n_heads = config_.n_heads, hd = config_.head_dim;
+  const int32_t n_heads = n_heads_, hd = config_.head_dim;
   const int32_t group = config_.n_heads / config_.n_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int64_t work = current_tokens_ * n_heads;
@@ -139,7 +168,7 @@ void CpuBackend::Attention(int32_t layer, std::span<const SequenceStep> steps) {
       const int32_t kvh = h / group;
       const int32_t pos = token_pos_[static_cast<size_t>(t)];
       const SequenceStep& st = steps[static_cast<size_t>(token_step_[static_cast<size_t>(t)])];
-      const float* q = q_.data() + t * config_.q_dim() + static_cast<int64_t>(h) * hd;
+      const float* q = q_.data() + t * q_dim_ + static_cast<int64_t>(h) * hd;
       const int32_t n_ctx = pos + 1;
       if (scores.size() < static_cast<size_t>(n_ctx)) scores.resize(static_cast<size_t>(n_ctx));
       for (int32_t j = 0; j < n_ctx; ++j) {
@@ -147,7 +176,7 @@ void CpuBackend::Attention(int32_t layer, std::span<const SequenceStep> steps) {
         scores[static_cast<size_t>(j)] = DotF32(q, k, hd) * scale;
       }
       Softmax(scores.data(), n_ctx);
-      float* out = attn_.data() + t * config_.q_dim() + static_cast<int64_t>(h) * hd;
+      float* out = attn_.data() + t * q_dim_ + static_cast<int64_t>(h) * hd;
       std::fill(out, out + hd, 0.0f);
       for (int32_t j = 0; j < n_ctx; ++j) {
         const float* v = KvRow(st.kv_blocks, j, layer, 1) + static_cast<int64_t>(kvh) * hd;
@@ -164,8 +193,8 @@ Status CpuBackend::Forward(std::span<const SequenceStep> steps, float* logits) {
   EnsureScratch(n);
   current_tokens_ = n;
 
-  const ModelWeights& w = model_.weights();
-  const int64_t dim = config_.dim, q_dim = config_.q_dim(), kv_dim = config_.kv_dim(), ffn = config_.ffn_dim;
+  const ModelWeights& w = weights_;
+  const int64_t dim = config_.dim, q_dim = q_dim_, kv_dim = kv_dim_, ffn = ffn_dim_;
 
   // Embeddings and per-token positions.
   int64_t t = 0;
@@ -188,14 +217,16 @@ Status CpuBackend::Forward(std::span<const SequenceStep> steps, float* logits) {
     Project(l.wv, xn_.data(), n, v_.data(), kv_dim);
     for (int64_t i = 0; i < n; ++i) {
       const int32_t pos = token_pos_[static_cast<size_t>(i)];
-      ApplyRope(q_.data() + i * q_dim, config_.n_heads, pos);
-      ApplyRope(k_.data() + i * kv_dim, config_.n_kv_heads, pos);
+      ApplyRope(q_.data() + i * q_dim, n_heads_, pos);
+      ApplyRope(k_.data() + i * kv_dim, n_kv_heads_, pos);
       const SequenceStep& st = steps[static_cast<size_t>(token_step_[static_cast<size_t>(i)])];
       std::copy_n(k_.data() + i * kv_dim, kv_dim, KvRow(st.kv_blocks, pos, layer, 0));
       std::copy_n(v_.data() + i * kv_dim, kv_dim, KvRow(st.kv_blocks, pos, layer, 1));
     }
     Attention(layer, steps);
     Project(l.wo, attn_.data(), n, xn_.data(), dim);
+    // Row-parallel: each rank holds a partial sum over its heads.
+    if (comm_ != nullptr) MERIDIAN_RETURN_IF_ERROR(comm_->AllReduceSum(xn_.data(), n * dim));
     AddInPlace(x_.data(), xn_.data(), n * dim);
 
     const auto* ffn_norm = static_cast<const float*>(l.ffn_norm.data);
@@ -204,6 +235,7 @@ Status CpuBackend::Forward(std::span<const SequenceStep> steps, float* logits) {
     Project(l.w_up, xn_.data(), n, up_.data(), ffn);
     SiluMul(gate_.data(), up_.data(), n * ffn, gate_.data());
     Project(l.w_down, gate_.data(), n, xn_.data(), dim);
+    if (comm_ != nullptr) MERIDIAN_RETURN_IF_ERROR(comm_->AllReduceSum(xn_.data(), n * dim));
     AddInPlace(x_.data(), xn_.data(), n * dim);
   }
 
@@ -219,7 +251,8 @@ Status CpuBackend::Forward(std::span<const SequenceStep> steps, float* logits) {
     }
     t += len;
   }
-  if (rows > 0) Project(w.output, xn_.data(), rows, logits, config_.n_vocab);
+  // A rank writes its vocabulary slice of each logits row; the ranks' slices tile the row.
+  if (rows > 0) Project(w.output, xn_.data(), rows, logits + plan_.vocab.begin, config_.n_vocab);
   return Status::Ok();
 }
 
@@ -238,6 +271,13 @@ Result<std::unique_ptr<Backend>> MakeCpuBackend(const Model& model, const Backen
   int64_t tokens = o.kv_cache_tokens > 0 ? o.kv_cache_tokens : c.context_length;
   int64_t n_blocks = (tokens + o.kv_block_tokens - 1) / o.kv_block_tokens;
   if (n_blocks > (1 << 24)) return InvalidArgument("KV cache of " + std::to_string(tokens) + " tokens is too large");
+  if (o.tensor_parallel != 1) {
+    if (o.tensor_parallel < 1 || o.tensor_parallel > parallel::kMaxTensorParallel) {
+      return InvalidArgument("--tensor-parallel " + std::to_string(o.tensor_parallel) + " must be in [1, " +
+                             std::to_string(parallel::kMaxTensorParallel) + "]");
+    }
+    return parallel::MakeTensorParallelCpuBackend(model, o, static_cast<int32_t>(n_blocks));
+  }
   auto backend = std::make_unique<cpu::CpuBackend>(model, o, static_cast<int32_t>(n_blocks));
   if (!backend->allocated()) {
     return ResourceExhausted("cannot allocate " + std::to_string(backend->kv_bytes() >> 20) +
