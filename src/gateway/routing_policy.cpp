@@ -1,0 +1,13 @@
+// The routing policy factory.
+#include "gateway/routing_policy.h"
+
+namespace meridian::gateway {
+
+Result<std::unique_ptr<RoutingPolicy>> MakeRoutingPolicy(const std::string& name) {
+  if (name == "lowest-ttft") return MakeLowestTtftPolicy();
+  if (name == "nearest") return MakeNearestPolicy();
+  if (name == "round-robin") return MakeRoundRobinPolicy();
+  return InvalidArgument("unknown routing policy '" + name + "' (lowest-ttft, nearest, round-robin)");
+}
+
+}  // namespace meridian::gateway
