@@ -34,7 +34,10 @@ TEST(GatewayFailover, KillNineOfARegionsOnlyServer) {
       RegionToml("us", 38.95, -77.45, {"127.0.0.1:" + std::to_string(us->port())}) +
       "[location]\ndefault_region = \"eu\"\n[rtt]\nuse_measured = false\n"
       "[health]\ninterval_ms = " + std::to_string(interval_ms) +
-      "\ntimeout_ms = 1000\neject_base_ms = 500\n[upstream]\nfirst_byte_timeout_ms = 30000\n");
+      "\ntimeout_ms = 1000\neject_base_ms = 500\n"
+      // Bounded: while eu is down (long under ASan on a busy machine) each retry of it re-ejects
+      // it for twice as long; the restart below must not wait out a doubled-up ejection.
+      "eject_max_ms = 2000\n[upstream]\nfirst_byte_timeout_ms = 30000\n");
   ASSERT_TRUE(gw);
   const ServerState* eu_state = gw->gateway->topology()->regions[0].servers[0].state.get();
 

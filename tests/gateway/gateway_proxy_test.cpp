@@ -101,16 +101,18 @@ TEST(GatewayProxy, SaturatedNearRegionSpillsWhenTheFarOneIsFaster) {
 TEST(GatewayProxy, RetriesBusyDeadHungAndGarbageUpstreamsElsewhere) {
   FakeRegion eu("eu"), us("us");
   RawUpstream garbage(RawUpstream::Mode::kGarbage);
+  // "bad" stands where the clients are and eu ~45 km away (~0.7 ms more estimated RTT): every
+  // request ranks bad first, eu second (a strict order, not a tie that load-report timing could break).
   auto gw = TestGateway::Start(RegionToml("bad", 50.11, 8.68, {garbage.address()}) +
-                               RegionToml("eu", 50.11, 8.68, {eu.address()}) +
+                               RegionToml("eu", 50.51, 8.68, {eu.address()}) +
                                RegionToml("us", 38.95, -77.45, {us.address()}) +
-                               "[location]\ndefault_region = \"eu\"\n[rtt]\nuse_measured = false\n" +
+                               "[location]\ndefault_lat = 50.11\ndefault_lon = 8.68\n[rtt]\nuse_measured = false\n" +
                                "[health]\ninterval_ms = 100\ntimeout_ms = 5000\neject_after = 100\n"
                                // the hung upstream is given up on after 1.5 s: the one deliberate timeout
                                "[upstream]\nconnect_timeout_ms = 5000\nfirst_byte_timeout_ms = 1500\n");
   ASSERT_TRUE(gw);
   http::HttpClient client;
-  // "bad" (garbage) ties with eu and comes first in the file: every request hits it first, fails, and goes on to eu.
+  // Every request hits "bad" (garbage) first, fails, and goes on to eu.
   EXPECT_EQ(RegionOf(Chat(client, gw->base)), "eu/200");
   EXPECT_GE(garbage.requests.load(), 1);
   for (auto mode : {FakeRegion::Mode::kBusy503, FakeRegion::Mode::kBusy429, FakeRegion::Mode::kHang}) {
@@ -157,10 +159,12 @@ TEST(GatewayProxy, NoHealthyServerIsAClear503AtOnce) {
 TEST(GatewayProxy, StreamsChunkByChunkAndNeverRetriesAfterTheFirstByte) {
   FakeRegion eu("eu"), us("us");
   RawUpstream cut(RawUpstream::Mode::kMidStream);
+  // "cut" stands where the clients are, eu ~45 km away: the request goes to cut first.
   auto gw = TestGateway::Start(RegionToml("cut", 50.11, 8.68, {cut.address()}) +
-                               RegionToml("eu", 50.11, 8.68, {eu.address()}) +
+                               RegionToml("eu", 50.51, 8.68, {eu.address()}) +
                                RegionToml("us", 38.95, -77.45, {us.address()}) +
-                               "[location]\ndefault_region = \"eu\"\n[rtt]\nuse_measured = false\n" + Common());
+                               "[location]\ndefault_lat = 50.11\ndefault_lon = 8.68\n[rtt]\nuse_measured = false\n" +
+                               Common());
   ASSERT_TRUE(gw);
   http::HttpClient client;
   std::string body;
