@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The demo of `make demo`: generates text with the model the repository ships.
+# The demo of `make demo`: a few lines of text from the shipped model, then the global latency
+# lab (scripts/lab.sh): three regions, an edge gateway per user site and WAN relays on loopback,
+# `meridian bench` from five user sites in three setups. The report lands in lab-out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/release/bin/meridian
@@ -8,7 +10,11 @@ if [ ! -f "$model" ]; then
   echo "demo: $model is missing from this checkout" >&2
   exit 1
 fi
-for prompt in "The jury said" "In the morning, the city council" "She looked at the letter and"; do
-  echo "== prompt: $prompt"
-  "$bin" generate --model "$model" --prompt "$prompt" --max-tokens 60 --temperature 0.8 --top-p 0.95 --seed 7
-done
+echo "== the shipped model, greedy, from one prompt"
+"$bin" generate --model "$model" --prompt "The jury said" --max-tokens 40 --temperature 0
+echo
+echo "== the global latency lab (about a minute; docs/lab.md)"
+./scripts/lab.sh --bin "$bin" --out lab-out
+echo
+echo "== report: lab-out/report.md (table), lab-out/report.json, lab-out/latency.svg (chart)"
+cat lab-out/report.md

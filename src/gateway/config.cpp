@@ -302,7 +302,7 @@ void ParseRouting(const Reader& r, const toml::table& root, GatewayConfig* out) 
   RoutingConfig& c = out->routing;
   r.CheckKeys(*t, w,
               {"policy", "round_trips", "prompt_bytes_per_token", "default_prefill_tokens_per_second",
-               "saturated_wait_ms", "outstanding_wait_ms"});
+               "saturated_wait_ms", "outstanding_wait_ms", "switch_margin_ms"});
   c.policy = r.String(*t, "policy", w, c.policy);
   if (c.policy != "lowest-ttft" && c.policy != "nearest" && c.policy != "round-robin") {
     r.Fail(t->get("policy"), "[routing].policy '" + c.policy + "' is unknown (lowest-ttft, nearest, round-robin)");
@@ -313,6 +313,7 @@ void ParseRouting(const Reader& r, const toml::table& root, GatewayConfig* out) 
       r.Number(*t, "default_prefill_tokens_per_second", w, c.default_prefill_tokens_per_second, 1, 1e9);
   c.saturated_wait_ms = r.Number(*t, "saturated_wait_ms", w, c.saturated_wait_ms, 0, 1e9);
   c.outstanding_wait_ms = r.Number(*t, "outstanding_wait_ms", w, c.outstanding_wait_ms, 0, 1e9);
+  c.switch_margin_ms = r.Number(*t, "switch_margin_ms", w, c.switch_margin_ms, 0, 1e6);
 }
 
 void ParseHealth(const Reader& r, const toml::table& root, GatewayConfig* out) {

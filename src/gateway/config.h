@@ -96,6 +96,9 @@ struct RoutingConfig {
   //! Per request the gateway has outstanding on a server beyond its reported slots, assume this
   //! much extra wait (the report is up to one probe interval old).
   double outstanding_wait_ms = 50.0;
+  //! lowest-ttft: the nearest available region keeps a request unless another one's expected TTFT
+  //! is lower by more than this (the estimates' noise should not move traffic away).
+  double switch_margin_ms = 25.0;
 };
 
 //! Health checking ([health]).

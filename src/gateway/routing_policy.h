@@ -22,11 +22,13 @@ class RoutingPolicy {
   virtual void Rank(std::vector<RegionCandidate>& candidates) const = 0;
 };
 
-std::unique_ptr<RoutingPolicy> MakeLowestTtftPolicy();
+//! `switch_margin_ms`: a region farther (by RTT) than the nearest available one must beat the
+//! nearest one's expected TTFT by more than this to be ranked above it.
+std::unique_ptr<RoutingPolicy> MakeLowestTtftPolicy(double switch_margin_ms = 0);
 std::unique_ptr<RoutingPolicy> MakeNearestPolicy();
 std::unique_ptr<RoutingPolicy> MakeRoundRobinPolicy();
 
 //! "lowest-ttft", "nearest" or "round-robin"; InvalidArgument otherwise.
-Result<std::unique_ptr<RoutingPolicy>> MakeRoutingPolicy(const std::string& name);
+Result<std::unique_ptr<RoutingPolicy>> MakeRoutingPolicy(const std::string& name, double switch_margin_ms = 0);
 
 }  // namespace meridian::gateway

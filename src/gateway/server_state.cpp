@@ -1,8 +1,6 @@
 // ServerState: health thresholds, passive ejection and the load report of one upstream.
 #include "gateway/server_state.h"
 
-#include <algorithm>
-#include <cmath>
 #include <cstdio>
 
 #include "core/log.h"
@@ -12,29 +10,21 @@ namespace meridian::gateway {
 ServerState::ServerState(std::string region, std::string address)
     : region_(std::move(region)), address_(std::move(address)) {}
 
-namespace {
-double DecayedPeak(double peak, ServerState::Clock::time_point at, ServerState::Clock::time_point now) {
-  if (peak <= 0) return 0;
-  const double age_s = std::max(0.0, std::chrono::duration<double>(now - at).count());
-  const double half_life_s = std::chrono::duration<double>(ServerState::kPrefillPeakHalfLife).count();
-  return peak * std::exp2(-age_s / half_life_s);
-}
-}  // namespace
-
-double ServerState::prefill_capacity_tokens_per_second(Clock::time_point now) const {
+double ServerState::prefill_tokens_per_second() const {
   std::lock_guard lock(mu_);
-  return DecayedPeak(prefill_peak_tok_s_, prefill_peak_at_, now);
+  return prefill_tok_s_;
 }
 
 bool ServerState::OnProbeSuccess(const LoadReport& report, const HealthConfig& health) {
   std::lock_guard lock(mu_);
   load_ = report;
   has_load_ = true;
-  const Clock::time_point now = Clock::now();
-  const double decayed = DecayedPeak(prefill_peak_tok_s_, prefill_peak_at_, now);
-  if (report.prefill_tokens_per_second >= decayed) {
-    prefill_peak_tok_s_ = report.prefill_tokens_per_second;
-    prefill_peak_at_ = now;
+  if (report.prefill_tokens_per_second <= 0) {
+    prefill_tok_s_ = 0;  // unknown again (e.g. restarted)
+  } else if (prefill_tok_s_ <= 0) {
+    prefill_tok_s_ = report.prefill_tokens_per_second;
+  } else {
+    prefill_tok_s_ += kPrefillSmoothing * (report.prefill_tokens_per_second - prefill_tok_s_);
   }
   last_probe_error_.clear();
   probe_failures_ = 0;

@@ -43,12 +43,12 @@ class ServerState {
   bool Available(Clock::time_point now = Clock::now()) const;
   LoadReport load() const;
   bool has_load() const;
-  //! The server's prefill capability in tokens/s: the highest rate it reported lately, decaying
-  //! with a half-life of kPrefillPeakHalfLife. The reported rate is an EWMA over recent engine
-  //! steps, which swings several-fold with short prompts and CPU contention; routing on it made
-  //! far regions look faster than near ones. 0 before the first report.
-  double prefill_capacity_tokens_per_second(Clock::time_point now = Clock::now()) const;
-  static constexpr std::chrono::seconds kPrefillPeakHalfLife{60};
+  //! The server's prefill rate in tokens/s, smoothed over probes (EWMA, weight kPrefillSmoothing
+  //! per probe). The reported rate swings several-fold from one probe to the next with short
+  //! prompts and CPU contention; routing on single reports sent requests to far regions. 0 while
+  //! unknown (no report yet, or the server reports none, as a freshly started one does).
+  double prefill_tokens_per_second() const;
+  static constexpr double kPrefillSmoothing = 0.2;
 
   std::atomic<int64_t> outstanding{0};  //!< requests in flight through this gateway
   std::atomic<uint64_t> requests{0};
@@ -71,8 +71,7 @@ class ServerState {
   std::string last_probe_error_;
   bool has_load_ = false;
   LoadReport load_;
-  double prefill_peak_tok_s_ = 0.0;  //!< see prefill_capacity_tokens_per_second
-  Clock::time_point prefill_peak_at_{};
+  double prefill_tok_s_ = 0.0;  //!< see prefill_tokens_per_second
   int request_failures_ = 0;  //!< consecutive connect failures / 5xx
   uint64_t ejections_ = 0;
   int ejection_streak_ = 0;  //!< ejections since the multiplier last reset

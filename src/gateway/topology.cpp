@@ -26,7 +26,7 @@ Result<std::shared_ptr<const Topology>> Topology::Build(GatewayConfig config, co
   }
   auto topology = std::make_shared<Topology>();
   MERIDIAN_ASSIGN_OR_RETURN(topology->locator, ClientLocator::Create(config));
-  MERIDIAN_ASSIGN_OR_RETURN(topology->policy, MakeRoutingPolicy(config.routing.policy));
+  MERIDIAN_ASSIGN_OR_RETURN(topology->policy, MakeRoutingPolicy(config.routing.policy, config.routing.switch_margin_ms));
   for (const auto& rc : config.regions) {
     RegionView view;
     view.config = rc;
@@ -106,7 +106,7 @@ std::vector<RegionCandidate> Topology::Score(const ClientLocation& client, size_
       ++c.available_servers;
       double w = ServerQueueWaitMs(*s.state);
       if (best_wait < 0 || w < best_wait) best_wait = w;
-      prefill_rate = std::max(prefill_rate, s.state->prefill_capacity_tokens_per_second(now));
+      prefill_rate = std::max(prefill_rate, s.state->prefill_tokens_per_second());
     }
     if (c.available_servers == 0) continue;
     if (prefill_rate <= 0) prefill_rate = routing.default_prefill_tokens_per_second;

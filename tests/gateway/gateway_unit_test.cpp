@@ -182,23 +182,21 @@ TEST(LoadReport, ParsesTheServersReportAndRejectsGarbage) {
   EXPECT_FALSE(ParseLoadReport("{\"ready\":true}").ok());
 }
 
-TEST(ServerState, PrefillCapacityKeepsThePeakAndDecays) {
+TEST(ServerState, PrefillRateIsSmoothedAndResetByAFreshServer) {
   HealthConfig h;
   ServerState s("eu", "h:1");
-  EXPECT_EQ(s.prefill_capacity_tokens_per_second(), 0.0);
+  EXPECT_EQ(s.prefill_tokens_per_second(), 0.0);
   LoadReport r;
   r.status = "ready";
-  r.prefill_tokens_per_second = 1200;
+  r.prefill_tokens_per_second = 1000;
   s.OnProbeSuccess(r, h);
-  r.prefill_tokens_per_second = 150;  // a noisy low reading does not pull the estimate down
+  EXPECT_DOUBLE_EQ(s.prefill_tokens_per_second(), 1000);
+  r.prefill_tokens_per_second = 200;  // one noisy reading moves the estimate a fifth of the way
   s.OnProbeSuccess(r, h);
-  const auto now = ServerState::Clock::now();
-  EXPECT_NEAR(s.prefill_capacity_tokens_per_second(now), 1200, 1);
-  // One half-life later the peak counts half.
-  EXPECT_NEAR(s.prefill_capacity_tokens_per_second(now + ServerState::kPrefillPeakHalfLife), 600, 1);
-  r.prefill_tokens_per_second = 2000;
+  EXPECT_DOUBLE_EQ(s.prefill_tokens_per_second(), 1000 + ServerState::kPrefillSmoothing * (200 - 1000));
+  r.prefill_tokens_per_second = 0;  // a restarted server has no rate yet
   s.OnProbeSuccess(r, h);
-  EXPECT_NEAR(s.prefill_capacity_tokens_per_second(), 2000, 1);
+  EXPECT_EQ(s.prefill_tokens_per_second(), 0.0);
 }
 
 TEST(ServerState, ProbeThresholdsAndEjectionDoubling) {
@@ -286,6 +284,30 @@ TEST(Routing, PoliciesRankAsDocumented) {
   EXPECT_EQ(firsts["us"], 2);
   EXPECT_EQ(firsts["eu"], 2);
   EXPECT_EQ(firsts["sg"], 2);
+}
+
+TEST(Routing, LowestTtftKeepsTheNearestRegionWithinTheSwitchMargin) {
+  auto candidate = [](double rtt, double ttft) {
+    RegionCandidate c;
+    c.rtt_ms = rtt;
+    c.expected_ttft_ms = ttft;
+    c.queue_wait_ms = ttft - rtt;
+    return c;
+  };
+  auto policy = MakeLowestTtftPolicy(25);
+  // The far region (rtt 200) looks 10 ms faster by its noisy estimates: the near one stays first.
+  std::vector<RegionCandidate> v = {candidate(200, 300), candidate(100, 310)};
+  policy->Rank(v);
+  EXPECT_EQ(v[0].rtt_ms, 100);
+  EXPECT_EQ(v[1].rtt_ms, 200);
+  // 60 ms faster is past the margin: the far region wins.
+  v = {candidate(200, 300), candidate(100, 360)};
+  policy->Rank(v);
+  EXPECT_EQ(v[0].rtt_ms, 200);
+  // Without a margin the lowest estimate always wins.
+  v = {candidate(200, 300), candidate(100, 310)};
+  MakeLowestTtftPolicy(0)->Rank(v);
+  EXPECT_EQ(v[0].rtt_ms, 200);
 }
 
 TEST(Routing, PickerPrefersLessLoadedAndSkipsUnavailable) {

@@ -297,10 +297,12 @@ bool Scheduler::Step() {
     } else {
       constexpr double kAlpha = 0.2;
       ewma_step_s_ = ewma_step_s_ == 0.0 ? dt : (1 - kAlpha) * ewma_step_s_ + kAlpha * dt;
-      if (prefill_tokens > 0) {
-        const double rate = static_cast<double>(prefill_tokens + decode_tokens) / dt;
-        ewma_prefill_tok_s_ = ewma_prefill_tok_s_ == 0.0 ? rate : (1 - kAlpha) * ewma_prefill_tok_s_ + kAlpha * rate;
-      } else {
+      const double step_rate = static_cast<double>(prefill_tokens + decode_tokens) / dt;
+      ewma_step_tok_s_ = ewma_step_tok_s_ == 0.0 ? step_rate : (1 - kAlpha) * ewma_step_tok_s_ + kAlpha * step_rate;
+      if (prefill_tokens >= kMinPrefillSampleTokens) {
+        ewma_prefill_tok_s_ =
+            ewma_prefill_tok_s_ == 0.0 ? step_rate : (1 - kAlpha) * ewma_prefill_tok_s_ + kAlpha * step_rate;
+      } else if (prefill_tokens == 0) {
         const double rate = static_cast<double>(decode_tokens) / dt;
         ewma_decode_tok_s_ = ewma_decode_tok_s_ == 0.0 ? rate : (1 - kAlpha) * ewma_decode_tok_s_ + kAlpha * rate;
       }
@@ -337,7 +339,8 @@ bool Scheduler::Step() {
     load_.saturated = QueueFull();
     double wait_s = 0.0;
     if (!waiting_.empty()) {
-      wait_s += static_cast<double>(waiting_prompt_tokens) / std::max(ewma_prefill_tok_s_, 1.0);
+      const double prefill_rate = ewma_prefill_tok_s_ > 0.0 ? ewma_prefill_tok_s_ : ewma_step_tok_s_;
+      wait_s += static_cast<double>(waiting_prompt_tokens) / std::max(prefill_rate, 1.0);
       if (load_.running >= options_.max_running) {
         // A slot opens when the running sequence closest to its end finishes.
         int32_t fewest = INT32_MAX;

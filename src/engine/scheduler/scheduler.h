@@ -68,7 +68,7 @@ struct LoadReport {
   int32_t kv_blocks_free = 0;
   int32_t kv_blocks_total = 0;
   double estimated_queue_wait_ms = 0.0;
-  double prefill_tok_s = 0.0;  //!< recent (exponentially weighted)
+  double prefill_tok_s = 0.0;  //!< recent, from steps with at least 64 prefill tokens (EWMA); 0 until one
   double decode_tok_s = 0.0;
   bool saturated = false;      //!< the waiting queue is full
 };
@@ -121,6 +121,11 @@ class Scheduler {
   std::vector<float> logits_;
   std::thread thread_;
   double ewma_prefill_tok_s_ = 0.0, ewma_decode_tok_s_ = 0.0, ewma_step_s_ = 0.0;
+  double ewma_step_tok_s_ = 0.0;  //!< tokens per second of every step (fallback before a prefill sample)
+  //! Steps with fewer prefill tokens do not update the reported prefill rate: their time is mostly
+  //! the step's fixed cost, so a lightly loaded server (small steps) would report a rate several
+  //! times lower than a busy one, and the gateway would route to the busy one.
+  static constexpr int64_t kMinPrefillSampleTokens = 64;
 };
 
 }  // namespace meridian::engine
