@@ -214,15 +214,7 @@ void H2ServerConnection::RunCallbacks() {
   // connection synchronously (a ResponseStream wakes the connection by posting).
   std::vector<std::function<void()>> callbacks;
   callbacks.swap(deferred_);
-  for (auto& callback : callbacks) {
-    try {
-      callback();
-    } catch (const std::exception& e) {
-      log::Error("http OnClose callback threw", {{"error", e.what()}});
-    } catch (...) {
-      log::Error("http OnClose callback threw a non-standard exception");
-    }
-  }
+  RunCloseCallbacks(callbacks);
 }
 
 int H2ServerConnection::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
@@ -569,15 +561,7 @@ void H2ServerConnection::CloseNow(const std::string& reason) {
                                            {"reason", std::string_view(reason)},
                                            {"streams_in_flight", static_cast<long long>(in_flight)}});
   }
-  for (auto& callback : callbacks) {
-    try {
-      callback();
-    } catch (const std::exception& e) {
-      log::Error("http OnClose callback threw", {{"error", e.what()}});
-    } catch (...) {
-      log::Error("http OnClose callback threw a non-standard exception");
-    }
-  }
+  RunCloseCallbacks(callbacks);
   core_->Remove(id_);
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <exception>
 
 #include "core/log.h"
 #include "http/response_writer.h"
@@ -367,6 +368,18 @@ uint64_t ResponseStream::body_bytes() const {
 std::string ResponseStream::abort_reason() const {
   std::lock_guard lock(mutex_);
   return abort_reason_;
+}
+
+void RunCloseCallbacks(std::vector<std::function<void()>>& callbacks) {
+  for (auto& callback : callbacks) {
+    try {
+      callback();
+    } catch (const std::exception& e) {
+      log::Error("http OnClose callback threw", {{"error", e.what()}});
+    } catch (...) {
+      log::Error("http OnClose callback threw a non-standard exception");
+    }
+  }
 }
 
 }  // namespace meridian::http

@@ -124,4 +124,7 @@ class ResponseStream {
 //! The current time as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") for the Date header.
 std::string HttpDateNow();
 
+//! Runs the callbacks MarkClosed returned; one that throws is logged and the rest still run.
+void RunCloseCallbacks(std::vector<std::function<void()>>& callbacks);
+
 }  // namespace meridian::http

@@ -386,15 +386,7 @@ void ServerConnection::CloseNow(const std::string& reason) {
     log::Debug("http connection closed",
                {{"remote", std::string_view(remote_)}, {"reason", std::string_view(reason)}});
   }
-  for (auto& callback : callbacks) {
-    try {
-      callback();
-    } catch (const std::exception& e) {
-      log::Error("http OnClose callback threw", {{"error", e.what()}});
-    } catch (...) {
-      log::Error("http OnClose callback threw a non-standard exception");
-    }
-  }
+  RunCloseCallbacks(callbacks);
   core_->Remove(id_);
 }
 
