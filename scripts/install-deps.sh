@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency from Debian's packages (idempotent; run as root or
 # with sudo). `--tools` adds what the model tools need (PyTorch for the golden-logit reference,
-# SentencePiece for the tokenizer training); the build and the tests do not need them.
+# SentencePiece for the tokenizer training) and `--bench` nginx (bench/gateway_bench); the build and
+# the tests do not need them.
 # Test clients from the npm registry are installed by scripts/install-test-clients.sh.
 set -euo pipefail
 
@@ -12,11 +13,15 @@ packages=(
   nlohmann-json3-dev libtomlplusplus-dev libboost-dev libboost-system-dev
   libssl-dev libnghttp2-dev libmaxminddb-dev
   python3 curl nodejs npm
-  nghttp2-client nginx
+  nghttp2-client
 )
-if [ "${1:-}" = "--tools" ]; then
-  packages+=(python3-numpy python3-torch sentencepiece python3-sentencepiece)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --tools) packages+=(python3-numpy python3-torch sentencepiece python3-sentencepiece) ;;
+    --bench) packages+=(nginx) ;;  # bench/gateway_bench compares the gateway with nginx
+    *) echo "install-deps: unknown option $arg (--tools, --bench)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
