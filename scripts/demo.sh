@@ -10,8 +10,8 @@ if [ ! -f "$model" ]; then
   echo "demo: $model is missing from this checkout" >&2
   exit 1
 fi
-echo "== the shipped model, greedy, from one prompt"
-"$bin" generate --model "$model" --prompt "The jury said" --max-tokens 40 --temperature 0
+echo "== the shipped model, greedy: \"The jury said\" ..."
+"$bin" generate --model "$model" --prompt "The jury said" --max-tokens 40 --temperature 0 2>/dev/null
 echo
 echo "== the global latency lab (about a minute; docs/lab.md)"
 ./scripts/lab.sh --bin "$bin" --out lab-out
