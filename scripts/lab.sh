@@ -161,6 +161,7 @@ bpids=()
 for s in "${sites[@]}"; do bench_site failover "$s" "$(relay "$s->edge" wan-edges)" & bpids+=($!); done
 sleep $((duration / 2))
 kill -9 "${region_pid[$kill_region]}"
+wait "${region_pid[$kill_region]}" 2>/dev/null || true  # reap it quietly (no "Killed" line)
 echo "   killed $kill_region (pid ${region_pid[$kill_region]})"
 wait "${bpids[@]}"
 snapshot_gateways failover
