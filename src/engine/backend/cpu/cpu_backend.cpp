@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/backend/step_validation.h"
 #include "engine/backend/cpu/kernels/kernels.h"
 #include "engine/parallel/tensor_parallel_backend.h"
 
@@ -92,31 +93,6 @@ void CpuBackend::Project(const WeightTensor& w, const float* x, int64_t m, float
   }
 }
 
-Status CpuBackend::Validate(std::span<const SequenceStep> steps) const {
-  if (steps.empty()) return InvalidArgument("forward step with no sequences");
-  for (size_t s = 0; s < steps.size(); ++s) {
-    const SequenceStep& st = steps[s];
-    const std::string where = "sequence " + std::to_string(s) + ": ";
-    if (st.tokens.empty()) return InvalidArgument(where + "no tokens");
-    if (st.n_past < 0) return InvalidArgument(where + "negative n_past");
-    const int64_t end = static_cast<int64_t>(st.n_past) + static_cast<int64_t>(st.tokens.size());
-    if (end > config_.context_length) {
-      return OutOfRange(where + std::to_string(end) + " tokens exceed the context length " +
-                        std::to_string(config_.context_length));
-    }
-    if (static_cast<int64_t>(st.kv_blocks.size()) * block_tokens_ < end) {
-      return InvalidArgument(where + "KV block table covers " + std::to_string(st.kv_blocks.size() * block_tokens_) +
-                             " tokens, needs " + std::to_string(end));
-    }
-    for (int32_t b : st.kv_blocks) {
-      if (b < 0 || b >= n_blocks_) return InvalidArgument(where + "KV block id " + std::to_string(b) + " out of range");
-    }
-    for (int32_t t : st.tokens) {
-      if (t < 0 || t >= config_.n_vocab) return InvalidArgument(where + "token id " + std::to_string(t) + " out of range");
-    }
-  }
-  return Status::Ok();
-}
 
 void CpuBackend::EnsureScratch(int64_t n) {
   if (n <= scratch_tokens_) return;
@@ -187,7 +163,7 @@ void CpuBackend::Attention(int32_t layer, std::span<const SequenceStep> steps) {
 }
 
 Status CpuBackend::Forward(std::span<const SequenceStep> steps, float* logits) {
-  MERIDIAN_RETURN_IF_ERROR(Validate(steps));
+  MERIDIAN_RETURN_IF_ERROR(ValidateSteps(steps, config_, block_tokens_, n_blocks_));
   int64_t n = 0;
   for (const auto& st : steps) n += static_cast<int64_t>(st.tokens.size());
   EnsureScratch(n);

@@ -51,7 +51,6 @@ class CpuBackend final : public Backend {
     return reinterpret_cast<float*>(kv_.get()) + (((static_cast<int64_t>(block) * config_.n_layers + layer) * 2 + kv) * block_tokens_ + slot) *
                            kv_dim_;
   }
-  Status Validate(std::span<const SequenceStep> steps) const;
   //! Y = X W^T through the packed copy of W when there is one.
   void Project(const WeightTensor& w, const float* x, int64_t m, float* y, int64_t ldy);
   //! Repacks every Q8_0 matrix into the kernels' interleaved layout (1.3-1.6x faster decode) and

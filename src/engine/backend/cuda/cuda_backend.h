@@ -39,7 +39,6 @@ class CudaBackend final : public Backend {
 
  private:
   CudaBackend(const Model& model, bool reference);
-  Status Validate(std::span<const SequenceStep> steps) const;
   //! Grows the activation scratch to `tokens` rows and the logits buffer to `logit_rows` rows.
   Status EnsureScratch(int64_t tokens, int64_t logit_rows);
   Status EnsureMeta(int64_t ints);
