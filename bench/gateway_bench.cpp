@@ -45,6 +45,7 @@
 #include "core/log.h"
 #include "gateway/gateway.h"
 #include "http/http_client.h"
+#include "loadgen/summary.h"
 #include "http/http_server.h"
 
 namespace {
@@ -202,15 +203,6 @@ std::string Line(std::string s) {
   return s;
 }
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const double idx = p * static_cast<double>(v.size() - 1);
-  const size_t lo = static_cast<size_t>(idx);
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (idx - static_cast<double>(lo));
-}
-
 //! One h2load run: its req/s, counts, and per-request latencies from its log file.
 struct LoadResult {
   double rps = 0;
@@ -220,9 +212,9 @@ struct LoadResult {
   json ToJson() const {
     json j = {{"req_per_s", rps}, {"requests", done}, {"succeeded", succeeded}, {"status_2xx", ok_2xx}};
     if (!latency_ms.empty()) {
-      j["p50_ms"] = Percentile(latency_ms, 0.50);
-      j["p99_ms"] = Percentile(latency_ms, 0.99);
-      j["p999_ms"] = Percentile(latency_ms, 0.999);
+      j["p50_ms"] = meridian::loadgen::Percentile(latency_ms, 50);
+      j["p99_ms"] = meridian::loadgen::Percentile(latency_ms, 99);
+      j["p999_ms"] = meridian::loadgen::Percentile(latency_ms, 99.9);
       j["max_ms"] = *std::max_element(latency_ms.begin(), latency_ms.end());
     }
     if (!error.empty()) j["error"] = error;

@@ -34,6 +34,7 @@
 #include "engine/model/model.h"
 #include "engine/scheduler/scheduler.h"
 #include "http/http_client.h"
+#include "loadgen/summary.h"
 #include "http/sse.h"
 #include "server/region_server.h"
 
@@ -72,15 +73,6 @@ double Seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const double idx = p * static_cast<double>(v.size() - 1);
-  const size_t lo = static_cast<size_t>(idx);
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (idx - static_cast<double>(lo));
-}
-
 json Summarize(const LevelResult& r) {
   std::vector<double> ttft, itl;
   int64_t tokens = 0;
@@ -96,10 +88,10 @@ json Summarize(const LevelResult& r) {
           {"wall_s", r.wall_s},
           {"generated_tokens", tokens},
           {"tokens_per_s", r.wall_s > 0 ? static_cast<double>(tokens) / r.wall_s : 0.0},
-          {"ttft_ms_p50", Percentile(ttft, 0.5) * 1e3},
-          {"ttft_ms_p99", Percentile(ttft, 0.99) * 1e3},
-          {"itl_ms_p50", Percentile(itl, 0.5) * 1e3},
-          {"itl_ms_p99", Percentile(itl, 0.99) * 1e3}};
+          {"ttft_ms_p50", meridian::loadgen::Percentile(ttft, 50) * 1e3},
+          {"ttft_ms_p99", meridian::loadgen::Percentile(ttft, 99) * 1e3},
+          {"itl_ms_p50", meridian::loadgen::Percentile(itl, 50) * 1e3},
+          {"itl_ms_p99", meridian::loadgen::Percentile(itl, 99) * 1e3}};
 }
 
 // Runs `n` requests keeping `c` in flight; `start(i, done)` launches request i and must call
