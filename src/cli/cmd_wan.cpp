@@ -80,6 +80,11 @@ int RunWan(int argc, char** argv) {
   };
   if (io_threads < 1 || io_threads > 64) return fail("--io-threads must be between 1 and 64");
   if (listen_port < 0 || listen_port > 65535) return fail("--listen-port must be between 0 and 65535");
+  // -1 is "not given"; any other negative value is a mistake, not a request for the default.
+  for (auto [flag, value] : {std::pair{"--rtt-ms", rtt_ms}, {"--forward-ms", forward_ms}, {"--reverse-ms", reverse_ms},
+                             {"--jitter-ms", jitter_ms}, {"--bandwidth-mbps", bandwidth_mbps}}) {
+    if (value < 0 && value != -1) return fail(std::string(flag) + " must be 0 or more, got " + std::to_string(value));
+  }
 
   wan::Topology topo;
   if (!topology_path.empty()) {

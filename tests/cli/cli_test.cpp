@@ -107,6 +107,15 @@ TEST(Cli, BadInputGetsAClearError) {
   EXPECT_NE(r.err.find("unknown command 'frobnicate'"), std::string::npos) << r.err;
   r = Meridian("quantize only-one-argument");
   EXPECT_EQ(r.exit_code, 2);
+  r = Meridian("wan --to 127.0.0.1:9 --rtt-ms -5");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--rtt-ms must be 0 or more"), std::string::npos) << r.err;
+  r = Meridian("bench --url ftp://example");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--url must start with http://"), std::string::npos) << r.err;
+  r = Meridian("serve --backend tpu");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--backend must be cpu or cuda"), std::string::npos) << r.err;
 
   // A truncated model file: a clear error, never a crash.
   const std::string cut = TempPath("cut.gguf");
