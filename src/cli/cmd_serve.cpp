@@ -39,7 +39,7 @@ int RunServe(int argc, char** argv) {
   flags.Double("gpu-memory-fraction", &o.gpu_memory_fraction, "cuda: share of GPU memory for weights, KV and scratch");
   flags.Int("io-threads", &io_threads, "threads for sockets and request handlers");
   flags.Int32("parallel", &o.parallel, "sequences decoding at once (continuous batching)");
-  flags.Int32("queue", &o.queue, "requests waiting for a free slot; past it: 429 with Retry-After");
+  flags.Int32("queue", &o.queue, "requests that may wait beyond the free slots (0: only what can start at once); past it: 429 with Retry-After");
   flags.Int32("max-batch-tokens", &o.max_batch_tokens, "tokens per engine step (decode + prefill chunks)");
   flags.Int("kv-cache-tokens", &o.kv_cache_tokens,
             "KV cache capacity in tokens (0: parallel x context length)");

@@ -112,8 +112,8 @@ void HandleReady(ServerContext& ctx, const http::Request& request, const Writer&
   const ServingEngine* engine = ctx.engine();
   engine::LoadReport load;
   if (engine) load = engine->scheduler().Load();
-  const bool saturated = load.waiting >= ctx.options().queue;
-  const char* status = !engine ? "loading" : ctx.draining() ? "draining" : saturated ? "saturated" : "ready";
+  // The scheduler's own verdict: the next request would be refused (queue limit past free slots).
+  const char* status = !engine ? "loading" : ctx.draining() ? "draining" : load.saturated ? "saturated" : "ready";
   const bool ready = std::string_view(status) == "ready";
   std::string body = "{\"ready\":";
   body += ready ? "true" : "false";

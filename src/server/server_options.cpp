@@ -5,8 +5,8 @@ namespace meridian::server {
 
 Status ServeOptions::Validate() const {
   if (parallel < 1) return InvalidArgument("--parallel must be at least 1");
-  // Every request passes through the waiting queue on its way to a slot, so it needs room for one.
-  if (queue < 1) return InvalidArgument("--queue must be at least 1");
+  // The queue counts requests beyond the free running slots, so 0 means "only what can start now".
+  if (queue < 0) return InvalidArgument("--queue must not be negative");
   if (max_batch_tokens < 1) return InvalidArgument("--max-batch-tokens must be at least 1");
   if (kv_cache_tokens < 0) return InvalidArgument("--kv-cache-tokens must not be negative");
   if (kv_block_tokens < 1) return InvalidArgument("--kv-block-tokens must be at least 1");

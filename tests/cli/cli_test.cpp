@@ -113,6 +113,9 @@ TEST(Cli, BadInputGetsAClearError) {
   r = Meridian("bench --url ftp://example");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--url must start with http://"), std::string::npos) << r.err;
+  r = Meridian("serve --queue -1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--queue must not be negative"), std::string::npos) << r.err;
   r = Meridian("serve --backend tpu");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--backend must be cpu or cuda"), std::string::npos) << r.err;

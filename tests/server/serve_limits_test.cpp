@@ -120,6 +120,17 @@ TEST(ServeLimits, BurstOfTenTimesCapacityGetsFast429s) {
       << metrics;
 }
 
+TEST(ServeLimits, ZeroQueueServesWhatFitsTheSlots) {
+  std::string error;
+  auto server = ServerProcess::Start({"--parallel", "1", "--queue", "0"}, &error);
+  ASSERT_TRUE(server) << error;
+  http::HttpClient client;
+  auto r = client.Fetch(JsonPost(server->base_url() + "/v1/completions",
+                                 R"({"prompt":"It was","max_tokens":4,"temperature":0})"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200) << r->body;
+}
+
 TEST(ServeLimits, SigtermLetsRunningStreamsFinishThenExitsZero) {
   std::string error;
   auto server = ServerProcess::Start({"--shutdown-grace", "20"}, &error);

@@ -70,7 +70,7 @@ struct LoadReport {
   double estimated_queue_wait_ms = 0.0;
   double prefill_tok_s = 0.0;  //!< recent, from steps with at least 64 prefill tokens (EWMA); 0 until one
   double decode_tok_s = 0.0;
-  bool saturated = false;      //!< the waiting queue is full
+  bool saturated = false;      //!< a request submitted now would be refused (queue full)
 };
 
 class Scheduler {
