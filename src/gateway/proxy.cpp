@@ -41,11 +41,11 @@ double SecondsSince(Clock::time_point t) {
 class ProxyExchange : public std::enable_shared_from_this<ProxyExchange> {
  public:
   ProxyExchange(std::shared_ptr<const Topology> topology, GatewayMetrics* metrics,
-                std::shared_ptr<http::HttpClient> client, std::shared_ptr<StreamCutter> cutter,
+                http::HttpClient* client, std::shared_ptr<StreamCutter> cutter,
                 http::Request request, std::shared_ptr<http::ResponseWriter> writer)
       : topology_(std::move(topology)),
         metrics_(metrics),
-        client_(std::move(client)),
+        client_(client),
         cutter_(std::move(cutter)),
         request_(std::move(request)),
         writer_(std::move(writer)),
@@ -317,7 +317,9 @@ class ProxyExchange : public std::enable_shared_from_this<ProxyExchange> {
 
   const std::shared_ptr<const Topology> topology_;
   GatewayMetrics* const metrics_;
-  const std::shared_ptr<http::HttpClient> client_;
+  // The Proxy's client. It outlives every callback of this exchange: ~HttpClient cancels the
+  // calls still running and waits for them, and the Proxy goes before the metrics it reports to.
+  http::HttpClient* const client_;
   const std::shared_ptr<StreamCutter> cutter_;
   http::Request request_;
   const std::shared_ptr<http::ResponseWriter> writer_;
@@ -410,14 +412,14 @@ Proxy::Proxy(TopologySource topology, GatewayMetrics* metrics, const UpstreamCon
   options.read_idle_timeout = upstream.idle_timeout;
   options.max_idle_per_host = upstream.max_idle_per_server;
   options.pool_idle_timeout = std::chrono::milliseconds(30'000);
-  client_ = std::make_shared<http::HttpClient>(options);
+  client_ = std::make_unique<http::HttpClient>(options);
   cutter_ = std::make_shared<StreamCutter>();
 }
 
 Proxy::~Proxy() = default;
 
 void Proxy::Forward(http::Request request, std::shared_ptr<http::ResponseWriter> writer) {
-  auto exchange = std::make_shared<ProxyExchange>(topology_(), metrics_, client_, cutter_, std::move(request),
+  auto exchange = std::make_shared<ProxyExchange>(topology_(), metrics_, client_.get(), cutter_, std::move(request),
                                                   std::move(writer));
   exchange->Start();
 }

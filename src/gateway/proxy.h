@@ -55,7 +55,9 @@ class Proxy {
  private:
   TopologySource topology_;
   GatewayMetrics* metrics_;
-  std::shared_ptr<http::HttpClient> client_;
+  //! Owned here alone: destroying the Proxy cancels upstream calls and waits for their callbacks,
+  //! which use the metrics (a shared client kept alive by exchanges outlived them).
+  std::unique_ptr<http::HttpClient> client_;
   std::shared_ptr<StreamCutter> cutter_;
 };
 
